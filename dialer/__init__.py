@@ -1,0 +1,3 @@
+"""Outbound campaign dialer for FreeSWITCH."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,18 @@
+"""Entry point: ``dialer <group> <command>``."""
+
+from __future__ import annotations
+
+import typer
+
+from dialer.cli import db
+
+app = typer.Typer(
+    help="Outbound campaign dialer for FreeSWITCH.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(db.app, name="db")
+
+
+def main() -> None:
+    app()

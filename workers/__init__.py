@@ -1,0 +1,1 @@
+"""Celery application and thin task entry points; the logic lives in :mod:`dialer`."""
