@@ -20,7 +20,9 @@ class ConfigError(Exception):
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DIALER_", extra="ignore")
 
-    data_dir: Path = Field(default=Path("./data"), description="Where the embedded mode keeps files.")
+    data_dir: Path = Field(
+        default=Path("./data"), description="Where the embedded mode keeps files."
+    )
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; unset means SQLite under data_dir."
     )

@@ -31,9 +31,7 @@ def postgres_url() -> Iterator[str]:
             conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     except sa.exc.OperationalError as exc:  # pragma: no cover - environment problem
         pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_URL}: {exc}")
-    url = sa.engine.make_url(POSTGRES_URL).set(database=name).render_as_string(
-        hide_password=False
-    )
+    url = sa.engine.make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
     engine = make_engine(url)
     upgrade(engine)
     engine.dispose()

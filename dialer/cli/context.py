@@ -34,6 +34,8 @@ def open_engine(settings: Settings) -> Engine:
     try:
         ensure_schema(engine)
     except Exception as exc:  # connection refused, bad credentials, unknown database ...
-        fail(f"cannot open database {engine.url.render_as_string(hide_password=True)}: "
-             f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+        fail(
+            f"cannot open database {engine.url.render_as_string(hide_password=True)}: "
+            f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        )
     return engine

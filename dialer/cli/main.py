@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from dialer.cli import db
+from dialer.cli import db, dnc, lists
 
 app = typer.Typer(
     help="Outbound campaign dialer for FreeSWITCH.",
@@ -12,6 +12,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(db.app, name="db")
+app.add_typer(lists.app, name="lists")
+app.add_typer(dnc.app, name="dnc")
 
 
 def main() -> None:

@@ -45,6 +45,7 @@ def _now_column() -> Mapped[datetime]:
 
 class ContactList(Base):
     __tablename__ = "contact_lists"
+    __table_args__ = (UniqueConstraint("name"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(200), nullable=False)
@@ -67,7 +68,7 @@ class ListImport(Base):
     file_name: Mapped[str] = mapped_column(Text, nullable=False)
     sha256: Mapped[str] = mapped_column(String(64), nullable=False)
     encoding: Mapped[str] = mapped_column(String(40), nullable=False)
-    delimiter: Mapped[str] = mapped_column(String(4), nullable=False)
+    delimiter: Mapped[str] = mapped_column(String(20), nullable=False)
     phone_column: Mapped[str] = mapped_column(Text, nullable=False)
     rows: Mapped[int] = mapped_column(Integer, nullable=False)
     accepted: Mapped[int] = mapped_column(Integer, nullable=False)

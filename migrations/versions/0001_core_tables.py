@@ -43,7 +43,8 @@ def upgrade() -> None:
     sa.Column('recipient_count', sa.Integer(), nullable=False),
     sa.Column('rejected_count', sa.Integer(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_contact_lists'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_contact_lists')),
+    sa.UniqueConstraint('name', name=op.f('uq_contact_lists_name'))
     )
     op.create_table('dnc_numbers',
     sa.Column('phone_e164', sa.String(length=20), nullable=False),
@@ -71,7 +72,7 @@ def upgrade() -> None:
     sa.Column('file_name', sa.Text(), nullable=False),
     sa.Column('sha256', sa.String(length=64), nullable=False),
     sa.Column('encoding', sa.String(length=40), nullable=False),
-    sa.Column('delimiter', sa.String(length=4), nullable=False),
+    sa.Column('delimiter', sa.String(length=20), nullable=False),
     sa.Column('phone_column', sa.Text(), nullable=False),
     sa.Column('rows', sa.Integer(), nullable=False),
     sa.Column('accepted', sa.Integer(), nullable=False),
