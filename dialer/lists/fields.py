@@ -36,10 +36,10 @@ def _json_string_body(column: pa.Array) -> pa.Array:
     return escaped
 
 
-def fields_json(names: list[str], columns: list[pa.Array]) -> pa.Array:
+def fields_json(names: list[str], columns: list[pa.Array], rows: int) -> pa.Array:
     """One JSON object per row: ``{"name": "value", ...}`` in column order."""
     if not names:
-        return pa.array(["{}"] * (len(columns[0]) if columns else 0), pa.string())
+        return pa.array(["{}"] * rows, pa.string())
     pieces: list[pa.Array | str] = []
     for index, (name, column) in enumerate(zip(names, columns, strict=True)):
         key = json.dumps(name, ensure_ascii=False)

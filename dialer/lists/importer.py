@@ -31,7 +31,7 @@ from dialer.lists.headers import find_phone_column, find_timezone_column, normal
 from dialer.lists.reader import Chunk, read_chunks
 from dialer.lists.reasons import DNC, DUPLICATE_IN_FILE, DUPLICATE_IN_LIST, MALFORMED_ROW
 from dialer.lists.rejects import RejectsFile
-from dialer.lists.source import Source, header_row, inspect
+from dialer.lists.source import Source, header_row, inspect, unterminated_quote_line
 from dialer.phone import ZONE_SETS, normalise_column
 from dialer.phone.reference import KNOWN_TYPE_NAMES, region_is_known
 
@@ -183,7 +183,10 @@ class _Importer:
         if self.tz_index is not None:
             zones = self._explicit_zones(chunk.columns[self.tz_index].filter(keep), zones)
         self.writer.write(
-            e164.filter(keep), zones, fields_json(self.field_names, columns), chunk.lines[accepted]
+            e164.filter(keep),
+            zones,
+            fields_json(self.field_names, columns, count),
+            chunk.lines[accepted],
         )
         self.counts["accepted"] += count
 
@@ -235,6 +238,11 @@ def import_list(
     names = normalise_headers(header)
     phone_index = find_phone_column(names, header, options.phone_column)
     tz_index = find_timezone_column(names, header, options.timezone_column)
+    if source.odd_quotes and (line := unterminated_quote_line(source)) is not None:
+        raise ListImportError(
+            f"{path}: line {line}: a quoted field is never closed (unbalanced double quote), "
+            "so every row after it would be read as part of that field"
+        )
 
     rejects = RejectsFile(options.rejects_path, header) if options.rejects_path else None
     try:
@@ -248,6 +256,8 @@ def import_list(
             on_bytes = (lambda done: progress(done, source.size)) if progress else None
             for chunk in read_chunks(source, header, on_bytes):
                 importer.process(chunk)
+            if importer.rows == 0:
+                raise ListImportError(f"{path}: the file has a header but no data rows")
             accepted = importer.counts.pop("accepted", 0)
             result = ImportResult(
                 list_id=list_id,

@@ -32,6 +32,8 @@ class Source:
     delimiter: str
     #: True when some line is empty: line numbers then need an exact (slower) count.
     has_blank_lines: bool
+    #: An odd number of ``"`` bytes: a quoted field may never be closed.
+    odd_quotes: bool
     sample: str
 
     @property
@@ -54,6 +56,7 @@ def inspect(path: Path) -> Source:
     has_nul = False
     has_blank = False
     controls = 0
+    quotes = 0
     size = 0
     head = b""
     tail = b""
@@ -72,6 +75,7 @@ def inspect(path: Path) -> Source:
             has_nul = has_nul or b"\x00" in chunk
             has_blank = has_blank or b"\n\n" in window or b"\n\r\n" in window
             controls += len(chunk) - len(chunk.translate(None, _CONTROL_BYTES))
+            quotes += chunk.count(b'"')
             tail = chunk[-2:]
     if utf8_ok:
         try:
@@ -86,7 +90,10 @@ def inspect(path: Path) -> Source:
     if not sample.strip():
         raise ListImportError(f"{path}: the file is empty")
     delimiter = sniff_delimiter(sample)
-    return Source(path, size, digest.hexdigest(), encoding, delimiter, has_blank, sample)
+    odd_quotes = quotes % 2 == 1 or encoding == "utf-16"
+    return Source(
+        path, size, digest.hexdigest(), encoding, delimiter, has_blank, odd_quotes, sample
+    )
 
 
 def _choose_encoding(
@@ -196,3 +203,34 @@ def record_start_lines(source: Source) -> list[int]:
                 starts.append(previous_end + 1)
             previous_end = reader.line_num
     return starts
+
+
+def unterminated_quote_line(source: Source) -> int | None:
+    """The line where a quoted field opens and is never closed, if any.
+
+    A CSV parser reads such a field to the end of the file, swallowing every row after it; we
+    refuse the file instead. Only files with an odd number of quotes need this scan.
+    """
+    delimiter = source.delimiter
+    in_quotes = False
+    opened_at = 0
+    with source.path.open("r", encoding=source.encoding, newline="") as text:
+        for number, line in enumerate(text, start=1):
+            if not in_quotes and '"' not in line:
+                continue
+            field_start = 0 if not in_quotes else -1
+            index, length = 0, len(line)
+            while index < length:
+                char = line[index]
+                if in_quotes:
+                    if char == '"':
+                        if index + 1 < length and line[index + 1] == '"':
+                            index += 1
+                        else:
+                            in_quotes = False
+                elif char == delimiter:
+                    field_start = index + 1
+                elif char == '"' and index == field_start:
+                    in_quotes, opened_at = True, number
+                index += 1
+    return opened_at if in_quotes else None
