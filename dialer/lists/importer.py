@@ -10,7 +10,8 @@ from __future__ import annotations
 import time
 import zoneinfo
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -106,6 +107,7 @@ class _Importer:
     def __init__(
         self,
         conn: Connection,
+        lookup: Connection,
         list_id: int,
         source: Source,
         header: list[str],
@@ -116,6 +118,7 @@ class _Importer:
         rejects: RejectsFile | None,
     ) -> None:
         self.conn = conn
+        self.lookup = lookup
         self.list_id = list_id
         self.header = header
         self.phone_index = phone_index
@@ -146,8 +149,9 @@ class _Importer:
         self._dedupe(numbers, reasons)
         open_rows = np.flatnonzero(reasons == None)  # noqa: E711 - element-wise
         candidates = [numbers[i] for i in open_rows]
-        in_list = store.numbers_in_list(self.conn, self.list_id, candidates)  # type: ignore[arg-type]
-        on_dnc = store.numbers_on_dnc(self.conn, candidates)  # type: ignore[arg-type]
+        found: list[str] = [n for n in candidates if n is not None]
+        in_list = store.numbers_in_list(self.lookup, self.list_id, found)
+        on_dnc = store.numbers_on_dnc(self.lookup, found)
         for i in open_rows.tolist():
             if numbers[i] in in_list:
                 reasons[i] = DUPLICATE_IN_LIST
@@ -246,16 +250,26 @@ def import_list(
 
     rejects = RejectsFile(options.rejects_path, header) if options.rejects_path else None
     try:
-        with engine.begin() as conn:
+        with engine.begin() as conn, _lookup_connection(engine, conn) as lookup:
             list_id, list_name, created = store.lock_or_create_list(
                 conn, options.list_id, options.name.strip() if options.name else None
             )
             importer = _Importer(
-                conn, list_id, source, header, names, phone_index, tz_index, options, rejects
+                conn,
+                lookup,
+                list_id,
+                source,
+                header,
+                names,
+                phone_index,
+                tz_index,
+                options,
+                rejects,
             )
             on_bytes = (lambda done: progress(done, source.size)) if progress else None
-            for chunk in read_chunks(source, header, on_bytes):
-                importer.process(chunk)
+            with importer.writer:
+                for chunk in read_chunks(source, header, on_bytes):
+                    importer.process(chunk)
             if importer.rows == 0:
                 raise ListImportError(f"{path}: the file has a header but no data rows")
             accepted = importer.counts.pop("accepted", 0)
@@ -281,6 +295,21 @@ def import_list(
         rejects.commit()
     result.seconds = time.perf_counter() - started
     return result
+
+
+@contextmanager
+def _lookup_connection(engine: Engine, conn: Connection) -> Iterator[Connection]:
+    """Where dedupe and DNC look-ups run while the main connection is busy with COPY.
+
+    On PostgreSQL that is a second connection: it sees committed rows only, which is right,
+    because the list lock makes any other import into this list wait for ours. SQLite has one
+    writer and no COPY, so it reuses the importing connection.
+    """
+    if conn.dialect.name != "postgresql":
+        yield conn
+        return
+    with engine.connect() as lookup:
+        yield lookup
 
 
 def _record(conn: Connection, source: Source, result: ImportResult) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterable
-from typing import Any
+from types import TracebackType
 
 import numpy as np
 import numpy.typing as npt
@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from dialer.db.models import Base
+from dialer.lists.copy_stream import CopyStream
 from dialer.lists.errors import ListImportError
 from dialer.phone.timezones import ZONE_SETS
 
@@ -119,11 +120,33 @@ class _ZoneLiterals:
 
 
 class RecipientWriter:
+    """Writes accepted recipients in the caller's transaction; use as a context manager."""
+
+    _COPY = (
+        "COPY recipients (list_id, phone_e164, timezones, fields, row_no) FROM STDIN (FORMAT csv)"
+    )
+
     def __init__(self, conn: Connection, list_id: int) -> None:
         self._conn = conn
         self._list_id = list_id
         self._zones = _ZoneLiterals()
+        self._stream: CopyStream | None = None
         self.written = 0
+
+    def __enter__(self) -> RecipientWriter:
+        if self._conn.dialect.name == "postgresql":
+            self._stream = CopyStream(self._conn.connection.driver_connection, self._COPY)
+            self._stream.__enter__()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._stream is not None:
+            self._stream.__exit__(exc_type, exc, tb)
 
     def write(
         self,
@@ -134,19 +157,19 @@ class RecipientWriter:
     ) -> None:
         if len(e164) == 0:
             return
-        if self._conn.dialect.name == "postgresql":
-            self._copy(e164, zone_ids, fields, lines)
+        if self._stream is not None:
+            self._stream.write(self._csv(e164, zone_ids, fields, lines))
         else:
             self._insert(e164, zone_ids, fields, lines)
         self.written += len(e164)
 
-    def _copy(
+    def _csv(
         self,
         e164: pa.Array,
         zone_ids: npt.NDArray[np.int32],
         fields: pa.Array,
         lines: npt.NDArray[np.int64],
-    ) -> None:
+    ) -> bytes:
         table = pa.table(
             {
                 "list_id": pa.array(np.full(len(e164), self._list_id, dtype=np.int64)),
@@ -158,15 +181,7 @@ class RecipientWriter:
         )
         buffer = io.BytesIO()
         pacsv.write_csv(table, buffer, pacsv.WriteOptions(include_header=False))
-        driver: Any = self._conn.connection.driver_connection
-        with (
-            driver.cursor() as cursor,
-            cursor.copy(
-                "COPY recipients (list_id, phone_e164, timezones, fields, row_no) "
-                "FROM STDIN (FORMAT csv)"
-            ) as copy,
-        ):
-            copy.write(buffer.getbuffer())
+        return buffer.getvalue()
 
     def _insert(
         self,

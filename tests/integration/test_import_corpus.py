@@ -279,8 +279,6 @@ def test_rejects_file_is_not_written_when_import_fails(engine: Engine, tmp_path:
 
 def test_database_failure_mid_import_rolls_back(engine: Engine) -> None:
     """A failure after rows were written leaves neither the list nor any recipient."""
-    with engine.begin() as conn:
-        conn.execute(sa.text("CREATE TABLE IF NOT EXISTS _guard (x int)"))
     calls = {"n": 0}
 
     def explode(done: int, total: int) -> None:
@@ -292,3 +290,27 @@ def test_database_failure_mid_import_rolls_back(engine: Engine) -> None:
     assert calls["n"] >= 1
     assert list_count(engine) == 0
     assert stored(engine) == []
+
+
+def test_concurrent_imports_into_one_list_never_double_a_number(pg_engine: Engine) -> None:
+    """Two imports of the same file into one list at once: the list lock serialises them."""
+    import threading
+
+    first = run(pg_engine, "bom.csv", name="shared")  # create the list
+    results: list[Any] = []
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            results.append(run(pg_engine, "duplicates.csv", list_id=first.list_id, name=None))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    assert sorted(r.accepted for r in results) == [0, 1]  # +14155552671 came with bom.csv
+    assert sorted(r["phone_e164"] for r in stored(pg_engine)) == ["+12125550100", "+14155552671"]
