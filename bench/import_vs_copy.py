@@ -11,7 +11,6 @@ table and prints the ratio. Not part of the timed test suite.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import resource

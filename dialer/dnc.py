@@ -51,12 +51,17 @@ def to_e164(numbers: Iterable[str], region: str) -> list[str]:
 
 
 def _insert_ignoring_existing(conn: Connection, rows: list[dict[str, str | None]]) -> int:
+    """Insert the numbers not listed yet; returns how many were new."""
     if not rows:
         return 0
-    table = Base.metadata.tables["dnc_numbers"]
-    statement = (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(table)
-    result = conn.execute(statement.on_conflict_do_nothing(index_elements=["phone_e164"]), rows)
-    return int(result.rowcount or 0)
+    listed = numbers_on_dnc(conn, [str(row["phone_e164"]) for row in rows])
+    fresh = [row for row in rows if row["phone_e164"] not in listed]
+    if fresh:
+        table = Base.metadata.tables["dnc_numbers"]
+        statement = (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(table)
+        # A concurrent writer may add the same number meanwhile: that is not an error.
+        conn.execute(statement.on_conflict_do_nothing(index_elements=["phone_e164"]), fresh)
+    return len(fresh)
 
 
 def add(

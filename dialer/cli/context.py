@@ -7,6 +7,7 @@ from typing import NoReturn
 
 from rich.console import Console
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
 
 from dialer.config import ConfigError, Settings, get_settings
 from dialer.db.engine import make_engine
@@ -30,12 +31,20 @@ def load_settings() -> Settings:
 
 def open_engine(settings: Settings) -> Engine:
     """An engine whose schema is current; the embedded mode migrates itself."""
-    engine = make_engine(settings.effective_database_url)
+    url = settings.effective_database_url
     try:
+        engine = make_engine(url)
         ensure_schema(engine)
-    except Exception as exc:  # connection refused, bad credentials, unknown database ...
-        fail(
-            f"cannot open database {engine.url.render_as_string(hide_password=True)}: "
-            f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-        )
+    except Exception as exc:  # bad URL, connection refused, bad credentials, unknown database
+        shown = make_url_safe(url)
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        fail(f"cannot open database {shown}: {type(exc).__name__}: {detail}")
     return engine
+
+
+def make_url_safe(url: str) -> str:
+    """The URL with its password hidden, or as given when it does not parse."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return repr(url)
