@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from dialer.cli import db, dnc, lists
+from dialer.cli.simulator import simulator_command
 
 app = typer.Typer(
     help="Outbound campaign dialer for FreeSWITCH.",
@@ -14,6 +15,7 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.add_typer(lists.app, name="lists")
 app.add_typer(dnc.app, name="dnc")
+app.command("simulator")(simulator_command)
 
 
 def main() -> None:

@@ -1,0 +1,34 @@
+"""``dialer simulator``: a FreeSWITCH stand-in speaking the Event Socket protocol."""
+
+from __future__ import annotations
+
+import typer
+
+from dialer.cli.context import fail
+
+
+def simulator_command(
+    listen: str = typer.Option("127.0.0.1:8021", "--listen", help="HOST:PORT to listen on."),
+    password: str = typer.Option("ClueCon", "--password", help="Event Socket password."),
+    scenario: str = typer.Option(
+        "realistic", "--scenario", help="Built-in profile (realistic, all-answer) or a YAML file."
+    ),
+    time_scale: float = typer.Option(
+        1.0, "--time-scale", min=0.0001, help="Multiply every simulated duration (0.01 = 100x)."
+    ),
+    ledger: str | None = typer.Option(None, "--ledger", help="Write ground truth as JSON lines."),
+    max_sessions: int = typer.Option(1000, "--max-sessions", min=1),
+    sessions_per_second: int = typer.Option(30, "--sessions-per-second", min=1),
+    seed: int | None = typer.Option(None, "--seed", help="Seed for a repeatable run."),
+) -> None:
+    """Run the FreeSWITCH simulator until interrupted."""
+    from dialer.simulator.cli import run_simulator_cli  # gevent is only loaded when needed
+
+    try:
+        run_simulator_cli(
+            listen=listen, password=password, scenario=scenario, time_scale=time_scale,
+            ledger=ledger, max_sessions=max_sessions, sessions_per_second=sessions_per_second,
+            seed=seed,
+        )  # fmt: skip
+    except (OSError, ValueError) as exc:
+        fail(f"simulator: {exc}")

@@ -1,0 +1,392 @@
+"""One authenticated Event Socket session: greenswitch's ``InboundESL`` with its reader,
+writer and lifecycle replaced so that its known defects cannot happen here.
+
+greenswitch 0.0.19 defect            what this class does instead
+(a) URL-decodes a whole event, then   ``FrameParser`` splits lines first and decodes each value
+    splits lines: header injection
+(b) BACKGROUND_JOB body glued to its  event bodies are cut by their own Content-Length
+    Content-Length header
+(c) only TCP connect has a timeout    the greeting, ``auth`` and every command have a deadline;
+                                      a missed deadline closes the connection (its replies are
+                                      out of step from then on)
+(d) abrupt close: greenlets die       every end of the connection goes through ``_shutdown``:
+    silently, DISCONNECT never fires  waiting commands and jobs fail with ``ConnectionLostError``,
+                                      DISCONNECT handlers and close callbacks always run
+(e) truncated body + EOF: the reader  EOF is final; a frame cut short is ``TruncatedFrameError``
+    spins at 100% CPU
+(-) ``sock.send`` (may write part)    ``sendall`` under a lock, and the reply slot is queued
+    and no write lock                 under the same lock, so replies match their commands
+
+Reconnecting (defect (f)) is one level up, in ``ESLClient``: a ``Connection`` is used once.
+Use it from greenlets of one gevent hub (a gevent-pool Celery worker or a gevent process);
+it needs no monkey-patching because it uses ``gevent.socket`` directly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket as std_socket
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import gevent
+import gevent.event
+import gevent.lock
+import gevent.socket
+from greenswitch.esl import InboundESL
+
+from dialer.esl.commands import Reply, serialize
+from dialer.esl.errors import (
+    AuthenticationError,
+    CommandError,
+    CommandTimeoutError,
+    ConnectError,
+    ConnectionLostError,
+    ESLError,
+    EventParseError,
+    NotConnectedError,
+    ProtocolError,
+)
+from dialer.esl.events import EVENT_CONTENT_TYPES, Event, parse_event
+from dialer.esl.frames import Frame, FrameParser
+from dialer.esl.jobs import Job
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Event], Any]
+CloseCallback = Callable[["Connection", BaseException], Any]
+
+DISCONNECT = "DISCONNECT"  # handler key, as in greenswitch
+LINGER = "LINGER"  # handler key for a ``Content-Disposition: linger`` notice
+RECV_BYTES = 256 * 1024
+_STOP = object()  # tells the dispatcher the connection is gone
+
+
+class _WriteStalledError(Exception):
+    """Our own timer's exception, so an outer ``gevent.Timeout`` is never mistaken for it."""
+
+
+class Connection(InboundESL):  # type: ignore[misc]  # greenswitch ships no type hints
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        password: str,
+        *,
+        connect_timeout: float = 5.0,
+        command_timeout: float = 10.0,
+        name: str | None = None,
+    ) -> None:
+        if "\n" in password or "\r" in password:
+            raise ValueError("password must be a single line")
+        super().__init__(host, port, password, timeout=connect_timeout)
+        self.command_timeout = command_timeout
+        self.name = name or f"{host}:{port}"
+        self.sock: gevent.socket.socket | None = None
+        self.close_reason: BaseException | None = None
+        self.last_received = 0.0  # time.monotonic() of the last byte read
+        self._parser = FrameParser()
+        self._write_lock = gevent.lock.RLock()
+        self._replies: deque[gevent.event.AsyncResult] = deque()
+        self._jobs: dict[str, Job] = {}
+        self._closed = gevent.event.Event()
+        self._goodbye: Event | None = None  # the server's disconnect-notice, if it sent one
+        self._close_callbacks: list[CloseCallback] = []
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def connect(self) -> None:
+        """TCP connect, wait for ``auth/request``, authenticate; all within ``connect_timeout``."""
+        if self.sock is not None:
+            raise RuntimeError("a Connection is used once; make a new one to reconnect")
+        deadline = time.monotonic() + self.timeout
+        try:
+            sock = gevent.socket.create_connection((self.host, self.port), timeout=self.timeout)
+        except OSError as exc:
+            raise ConnectError(f"{self.name}: connect failed: {exc}") from exc
+        sock.settimeout(None)  # deadlines are per command, not per socket call
+        _tune_socket(sock)
+        self.sock = sock
+        self.connected = True
+        self.start_event_handlers()
+        if not self._auth_request_event.wait(timeout=_remaining(deadline)):
+            error = ConnectError(f"{self.name}: no auth/request within {self.timeout}s")
+            self._shutdown(error)
+            raise error
+        if self._closed.is_set():
+            raise ConnectError(f"{self.name}: closed before auth: {self.close_reason}")
+        self.authenticate(timeout=_remaining(deadline))
+
+    def authenticate(self, timeout: float | None = None) -> None:
+        try:
+            reply = self.send(f"auth {self.password}", timeout=timeout)
+        except CommandTimeoutError as exc:
+            raise ConnectError(f"{self.name}: no reply to auth: {exc}") from exc
+        except ConnectionLostError as exc:
+            raise ConnectError(f"{self.name}: closed during auth: {exc}") from exc
+        if reply.text != "+OK accepted":
+            error = AuthenticationError(f"{self.name}: auth rejected: {reply.text}")
+            self._shutdown(error)
+            raise error
+
+    def stop(self, timeout: float = 1.0) -> None:
+        """Say ``exit`` if still connected, close, and wait for our greenlets to finish."""
+        if self.connected and not self._closed.is_set():
+            with contextlib.suppress(ESLError):
+                self.send("exit", timeout=min(timeout, self.command_timeout))
+        self._shutdown(ConnectionLostError(f"{self.name}: closed by the client"))
+        current = gevent.getcurrent()
+        for greenlet in (self._receive_events_greenlet, self._process_events_greenlet):
+            if greenlet is not None and greenlet is not current:
+                greenlet.join(timeout=timeout)
+
+    close = stop
+
+    @property
+    def closed(self) -> bool:
+        return bool(self._closed.is_set())
+
+    def wait_closed(self, timeout: float | None = None) -> bool:
+        return bool(self._closed.wait(timeout=timeout))
+
+    def add_close_callback(self, callback: CloseCallback) -> None:
+        """``callback(connection, reason)`` once, when the connection ends for any reason.
+        It runs in whichever greenlet noticed the end, so it must not block."""
+        if self._closed.is_set():
+            callback(self, self.close_reason or ConnectionLostError("closed"))
+        else:
+            self._close_callbacks.append(callback)
+
+    def _shutdown(self, reason: BaseException) -> None:
+        """The one way a connection ends (fix for defect (d)). Idempotent; first reason wins."""
+        if self._closed.is_set():
+            return
+        self.close_reason = reason
+        self.connected = False
+        self._run = False
+        self._closed.set()
+        self._auth_request_event.set()  # wake a connect() still waiting for the greeting
+        if self.sock is not None:
+            with contextlib.suppress(OSError):
+                self.sock.close()  # also wakes the reader blocked in recv()
+        lost = (
+            reason
+            if isinstance(reason, ConnectionLostError)
+            else ConnectionLostError(f"{self.name}: {reason}")
+        )
+        waiters, self._replies = list(self._replies), deque()
+        for waiter in waiters:
+            waiter.set_exception(lost)
+        jobs, self._jobs = list(self._jobs.values()), {}
+        for job in jobs:
+            job._fail(lost)
+        self._esl_event_queue.put(_STOP)
+        log.info("ESL %s closed: %s", self.name, reason)
+        for callback in self._close_callbacks:
+            try:
+                callback(self, reason)
+            except Exception:
+                log.exception("ESL %s close callback %r failed", self.name, callback)
+
+    # -- reading -------------------------------------------------------------------------
+
+    def receive_events(self) -> None:
+        """Reader greenlet: bytes -> frames; ends the connection on EOF or bad framing."""
+        reason: BaseException = ConnectionLostError(f"{self.name}: server closed the connection")
+        sock = self.sock
+        assert sock is not None
+        try:
+            while not self._closed.is_set():
+                data = sock.recv(RECV_BYTES)
+                if not data:
+                    self._parser.close()  # raises TruncatedFrameError mid-frame (defect (e))
+                    if self._goodbye is not None:
+                        reason = ConnectionLostError(f"{self.name}: server said goodbye")
+                    break
+                self.last_received = time.monotonic()
+                for frame in self._parser.feed(data):
+                    self._on_frame(frame)
+        except ProtocolError as exc:
+            reason = exc
+        except OSError as exc:
+            reason = ConnectionLostError(f"{self.name}: {exc}")
+        except gevent.GreenletExit:
+            reason = ConnectionLostError(f"{self.name}: reader stopped")
+        except Exception as exc:  # a bug of ours must not leave callers waiting forever
+            log.exception("ESL %s reader failed", self.name)
+            reason = ConnectionLostError(f"{self.name}: reader failed: {exc!r}")
+        self._shutdown(reason)
+
+    def _on_frame(self, frame: Frame) -> None:
+        content_type = frame.content_type
+        if content_type in ("command/reply", "api/response"):
+            if not self._replies:
+                raise ProtocolError(f"{content_type} arrived but no command is waiting")
+            self._replies.popleft().set(frame)
+        elif content_type in EVENT_CONTENT_TYPES:
+            try:
+                event = parse_event(frame)
+            except EventParseError as exc:
+                log.warning("ESL %s: skipping an unparsable event: %s", self.name, exc)
+                return
+            if event.name == "BACKGROUND_JOB":
+                job = self._jobs.pop(event.job_uuid or "", None)
+                if job is not None:
+                    job._resolve(event)
+            self._esl_event_queue.put(event)
+        elif content_type == "auth/request":
+            self._auth_request_event.set()
+        elif content_type in ("text/disconnect-notice", "text/rude-rejection"):
+            notice = Event(frame.headers.items_all, frame.body.decode("utf-8", "replace"))
+            if frame.headers.get("Content-Disposition") == "linger":
+                self._lingering = True
+                self._esl_event_queue.put((LINGER, notice))
+            else:
+                self._goodbye = notice  # the server closes right after it
+        else:
+            log.debug("ESL %s: ignoring a %r frame", self.name, content_type)
+
+    # -- dispatching -----------------------------------------------------------------------
+
+    def process_events(self) -> None:
+        """Dispatcher greenlet: handlers run here, never in the reader, so a handler may
+        itself call ``api``. DISCONNECT handlers run last, once, after queued events."""
+        while True:
+            item = self._esl_event_queue.get()
+            if item is _STOP:
+                self._call(DISCONNECT, self._disconnect_event())
+                return
+            if isinstance(item, tuple):
+                self._call(item[0], item[1])
+            else:
+                self._call(item.key, item)
+                self._call("*", item)
+
+    def _call(self, key: str, event: Event) -> None:
+        for handler in list(self.event_handlers.get(key, ())):
+            try:
+                handler(event)
+            except Exception:
+                log.exception("ESL %s handler %r failed on %r", self.name, handler, event)
+
+    def _disconnect_event(self) -> Event:
+        if self._goodbye is not None:
+            return self._goodbye
+        return Event(
+            [
+                ("Content-Type", "text/disconnect-notice"),
+                ("Content-Disposition", "disconnect"),
+                ("Disconnect-Reason", str(self.close_reason)),
+            ]
+        )
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def send(
+        self,
+        data: str,
+        timeout: float | None = None,
+        *,
+        headers: Mapping[str, str] | Iterable[tuple[str, str]] = (),
+        body: str | None = None,
+    ) -> Reply:
+        """Send one command line (+ headers, + optional body) and wait for its reply."""
+        payload = serialize(data, headers, body)
+        return self._request(payload, data.split(" ", 1)[0], timeout)
+
+    def _request(self, payload: bytes, what: str, timeout: float | None) -> Reply:
+        if not self.connected or self._closed.is_set():
+            raise NotConnectedError(f"{self.name}: not connected ({self.close_reason})")
+        limit = self.command_timeout if timeout is None else timeout
+        deadline = time.monotonic() + limit
+        waiter = gevent.event.AsyncResult()
+        if not self._write_lock.acquire(timeout=limit):
+            raise CommandTimeoutError(f"{self.name}: {what}: could not write within {limit}s")
+        try:
+            if self._closed.is_set():
+                raise NotConnectedError(f"{self.name}: not connected ({self.close_reason})")
+            # The reply slot is queued under the write lock: wire order == reply order.
+            self._replies.append(waiter)
+            sock = self.sock
+            assert sock is not None
+            try:
+                with gevent.Timeout(_remaining(deadline), _WriteStalledError):
+                    sock.sendall(payload)
+            except _WriteStalledError:
+                error = CommandTimeoutError(f"{self.name}: {what}: write stalled for {limit}s")
+                self._shutdown(error)
+                raise error from None
+            except OSError as exc:
+                lost = ConnectionLostError(f"{self.name}: {what}: write failed: {exc}")
+                self._shutdown(lost)
+                raise lost from exc
+        finally:
+            self._write_lock.release()
+        waiter.wait(timeout=_remaining(deadline))
+        if not waiter.ready():
+            error = CommandTimeoutError(f"{self.name}: no reply to {what} within {limit}s")
+            self._shutdown(error)
+            raise error
+        return Reply(waiter.get())
+
+    def command(self, line: str, timeout: float | None = None, **kwargs: Any) -> Reply:
+        """Send a command; ``-ERR`` replies raise ``CommandError``."""
+        reply = self.send(line, timeout, **kwargs)
+        if not reply.ok:
+            raise CommandError(line, reply.text)
+        return reply
+
+    def api(self, command: str, timeout: float | None = None) -> str:
+        """Blocking ``api``: the api/response body (``-ERR ...`` is returned, not raised).
+        FreeSWITCH holds this connection's events until it answers (fixture 03)."""
+        return self.send(f"api {command}", timeout).text
+
+    def bgapi(self, command: str, job_uuid: str | None = None, timeout: float | None = None) -> Job:
+        """Start a background job; the returned ``Job`` completes with its BACKGROUND_JOB.
+        ``job_uuid`` (ours, e.g. the attempt id) is sent as the ``Job-UUID`` header."""
+        job_uuid = job_uuid or str(uuid.uuid4())
+        if not job_uuid or any(c.isspace() for c in job_uuid):
+            raise ValueError(f"bad Job-UUID {job_uuid!r}")
+        if job_uuid in self._jobs:
+            raise ValueError(f"job {job_uuid} is already running on this connection")
+        job = Job(job_uuid, command)
+        self._jobs[job_uuid] = job  # before the write: the event may follow the reply at once
+        try:
+            reply = self.send(f"bgapi {command}", timeout, headers={"Job-UUID": job_uuid})
+        except BaseException as exc:
+            self._jobs.pop(job_uuid, None)
+            job._fail(exc)
+            raise
+        if not reply.ok:
+            self._jobs.pop(job_uuid, None)
+            error = CommandError(f"bgapi {command}", reply.text)
+            job._fail(error)
+            raise error
+        granted = reply.headers.get("Job-UUID", job_uuid)
+        if granted != job_uuid and self._jobs.pop(job_uuid, None) is job:
+            # A server that ignores our header names the job itself; follow its name.
+            job.job_uuid = granted
+            self._jobs[granted] = job
+        return job
+
+    @property
+    def pending_jobs(self) -> int:
+        return len(self._jobs)
+
+
+def _remaining(deadline: float) -> float:
+    return max(0.0, deadline - time.monotonic())
+
+
+def _tune_socket(sock: gevent.socket.socket) -> None:
+    # Commands are small and latency-bound: no Nagle delay. Keepalive finds a peer that
+    # vanished without a FIN (power loss, NAT timeout) even when we are not sending.
+    sock.setsockopt(std_socket.IPPROTO_TCP, std_socket.TCP_NODELAY, 1)
+    sock.setsockopt(std_socket.SOL_SOCKET, std_socket.SO_KEEPALIVE, 1)
+    for option, value in (("TCP_KEEPIDLE", 30), ("TCP_KEEPINTVL", 10), ("TCP_KEEPCNT", 3)):
+        if hasattr(std_socket, option):
+            sock.setsockopt(std_socket.IPPROTO_TCP, getattr(std_socket, option), value)

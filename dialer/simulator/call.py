@@ -1,0 +1,680 @@
+"""One call's progression: a greenlet that walks the A leg through FreeSWITCH's events.
+
+The callee's behaviour comes from a sampled ``Plan``; the dialer's side comes from the
+originate (``&park`` or a dialplan flow) and from commands that arrive while the call runs
+(``uuid_kill``, ``sendmsg`` execute/hangup, ``uuid_transfer``, ``hupall``).
+
+Dialplan flow (originate app is an extension, e.g. ``dialer_flow XML default``): the shipped
+flow of DESIGN §7 — ``answer`` → ``amd`` → CUSTOM ``dialer::amd`` (``amd_result``,
+``amd_cause``) → machine: hang up; human: ``play_and_get_digits`` → CUSTOM ``dialer::ivr``
+(``ivr_digit``, ``read_result``) → handoff digit: CUSTOM ``dialer::handoff`` (``handoff_type``,
+``handoff_target``) → ``callcenter`` with ``callcenter::info`` member/bridge events → hangup.
+Each custom event carries ``dialer_attempt_id`` first, then its result fields, then all channel
+headers and variables, exactly as the ``event`` application does in fixture 11. Flow knobs are
+channel variables set at originate: ``dialer_amd``, ``dialer_ivr`` (``false`` skips a stage),
+``dialer_ivr_digits`` (valid digits, default ``1``), ``dialer_ivr_tries`` (3),
+``dialer_ivr_timeout_ms`` (4000), ``dialer_handoff_digit`` (``1``), ``dialer_handoff_type``
+(``queue``), ``dialer_handoff_target`` (``dialer_q@default``), ``dialer_queue_max_wait`` (30).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import gevent
+from gevent.event import AsyncResult
+from gevent.queue import Empty, Queue
+
+from dialer.simulator.channel import Channel, ChannelEvents, new_uuid
+from dialer.simulator.events import Event
+from dialer.simulator.originate import Originate
+from dialer.simulator.scenario import Plan
+
+if TYPE_CHECKING:
+    from dialer.simulator.server import Switch
+
+log = logging.getLogger("dialer.simulator")
+
+PROMPT_SECONDS = 3.0  # the fixtures' IVR prompt
+INVALID_SOUND_SECONDS = 0.25
+BGJOB_AFTER_ANSWER = 0.02  # BACKGROUND_JOB arrives ~20 ms after CHANNEL_ANSWER
+
+
+class Hangup(Exception):  # noqa: N818 - a control-flow signal, not an error
+    def __init__(self, cause: str) -> None:
+        super().__init__(cause)
+        self.cause = cause
+
+
+@dataclass
+class Command:
+    kind: str  # "kill" | "execute" | "transfer"
+    cause: str = "NORMAL_CLEARING"
+    app: str = ""
+    arg: str = ""
+    app_uuid: str = ""
+
+
+class Call:
+    def __init__(
+        self,
+        switch: Switch,
+        channel: Channel,
+        request: Originate,
+        plan: Plan,
+        sessions: int,
+        campaign_id: str,
+        attempt_id: str,
+    ) -> None:
+        self.switch = switch
+        self.ch = channel
+        self.request = request
+        self.plan = plan
+        self.sessions = sessions
+        self.campaign_id = campaign_id
+        self.attempt_id = attempt_id
+        self.result: AsyncResult[str] = AsyncResult()
+        # bgapi: publishes BACKGROUND_JOB synchronously, so it lands in FreeSWITCH's order
+        self.on_result: Callable[[str], None] | None = None
+        self.commands: Queue[Command] = Queue()
+        self.events = ChannelEvents(switch.factory)
+        self.answered_at: float | None = None  # simulated epoch seconds
+        self.callee_deadline: float | None = None
+        self.greenlet: gevent.Greenlet[[], None] | None = None
+        self._after_events: list[Event] = []
+        self._after_callbacks: list[Callable[[], None]] = []
+
+    # --- plumbing ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.greenlet = gevent.spawn(self._run)
+
+    def after_hangup(self, events: list[Event], callback: Callable[[], None]) -> None:
+        """Events that FreeSWITCH raises after the member's CHANNEL_HANGUP_COMPLETE."""
+        self._after_events += events
+        self._after_callbacks.append(callback)
+
+    def finish(self, result: str) -> None:
+        self.result.set(result)
+        if self.on_result is not None:
+            self.on_result(result)
+
+    def kill(self, cause: str) -> None:
+        self.commands.put(Command("kill", cause=cause))
+
+    def emit(self, name: str, **kw: object) -> None:
+        self.switch.publish(self.events.build(self.ch, name, **kw))  # type: ignore[arg-type]
+
+    def publish(self, event: Event) -> None:
+        self.switch.publish(event)
+
+    def state(self, state: str, number: int | None = None) -> None:
+        self.ch.state = state
+        self.emit("CHANNEL_STATE", state_number=number)
+
+    def callstate(self, call_state: str) -> None:
+        old = self.ch.call_state
+        self.ch.call_state = call_state
+        numbers = {"DOWN": 0, "DIALING": 1, "RINGING": 2, "EARLY": 3, "ACTIVE": 4, "HANGUP": 10}
+        self.emit(
+            "CHANNEL_CALLSTATE",
+            pre=[
+                ("Original-Channel-Call-State", old),
+                ("Channel-Call-State-Number", str(numbers.get(call_state, 0))),
+            ],
+        )
+
+    def wait(self, seconds: float, *, handle: Callable[[Command], bool] | None = None) -> None:
+        """Sleep ``seconds`` of simulated time; commands arriving meanwhile are handled.
+
+        ``kill`` always raises ``Hangup``; the callee's own hangup deadline raises too.
+        ``handle`` may take other commands; returning True ends the wait early.
+        """
+        clock = self.switch.clock
+        end = clock.now() + max(0.0, seconds)
+        while True:
+            now = clock.now()
+            limit = end
+            callee = self.callee_deadline
+            if callee is not None and callee < limit:
+                limit = callee
+            if now >= limit:
+                if callee is not None and callee <= end and now >= callee:
+                    raise Hangup("NORMAL_CLEARING")
+                return
+            try:
+                cmd = self.commands.get(timeout=clock.real(limit - now))
+            except Empty:
+                continue
+            if cmd.kind == "kill":
+                raise Hangup(cmd.cause)
+            if handle is not None:
+                if handle(cmd):
+                    return  # the caller wants to act on it now
+            elif cmd.kind == "execute" and self.answered_at is not None:
+                # sendmsg before the originate completed: the app is aborted at once (02x)
+                self._complete(cmd.app, cmd.arg, cmd.app_uuid or new_uuid(), "_none_")
+
+    # --- the call ------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            self._progress()
+        except Hangup as hangup:
+            self._hangup(hangup.cause)
+        except Exception:  # pragma: no cover - keep the switch alive, log the bug
+            log.exception("simulated call %s crashed", self.ch.uuid)
+            self._hangup("NORMAL_TEMPORARY_FAILURE")
+        finally:
+            self.switch.call_finished(self)
+
+    def _progress(self) -> None:
+        ch, plan = self.ch, self.plan
+        self.emit("CHANNEL_OUTGOING")
+        self.state("CS_INIT", 1)
+        self.emit("CHANNEL_CREATE")
+        self.emit("CHANNEL_ORIGINATE")
+        ch.state = "CS_ROUTING"
+        self.emit("CHANNEL_STATE")
+        ch.state = "CS_CONSUME_MEDIA"
+        self.emit("CHANNEL_STATE")
+        if self.request.error_cause:
+            raise Hangup(self.request.error_cause)
+        timeout = float(ch.variables.get("originate_timeout", "60") or 60)
+        if plan.outcome in ("invalid", "congestion"):
+            self.wait(0.02)
+            raise Hangup(plan.cause)
+        ring = plan.ring
+        if plan.outcome == "no_answer" or ring >= timeout:
+            ring = timeout
+        if self.sessions >= 2 or self.ch.dial.endpoint != "loopback":
+            ch.progress_us = self.switch.clock.now_us()
+            self.emit("CHANNEL_PROGRESS")
+            self.callstate("RINGING")
+        else:
+            ring = timeout  # the loopback B leg was throttled: nobody will ever answer
+        self.wait(ring)
+        if plan.outcome == "no_answer" or ring >= timeout:
+            raise Hangup("NO_ANSWER")
+        if plan.outcome != "answer":
+            raise Hangup(plan.cause)
+        self._answer()
+        if self.request.dialplan and self.request.app != "park_here":
+            self._flow()
+        else:
+            self._park_app()
+
+    def _answer(self) -> None:
+        ch = self.ch
+        clock = self.switch.clock
+        ch.answered_us = clock.now_us()
+        self.answered_at = clock.now()
+        ch.answer_state = "answered"
+        self.switch.record("answer", self)
+        self.emit("CHANNEL_ANSWER")
+        self.callstate("ACTIVE")
+        if self.plan.hangup_after is not None:
+            self.callee_deadline = clock.now() + self.plan.hangup_after
+        elif self.plan.machine:
+            self.callee_deadline = clock.now() + self.plan.greeting + 30.0
+        self.wait(BGJOB_AFTER_ANSWER)
+        ch.hit_dialplan = True
+        ch.flip_cid()
+        if not self.request.dialplan:
+            self.emit("CALL_UPDATE", pre=[("Direction", "RECV")])
+        self.finish(f"+OK {ch.uuid}\n")
+        if self.request.dialplan:
+            ch.state = "CS_ROUTING"
+            self.emit("CHANNEL_STATE")
+            self.emit("CALL_UPDATE", pre=[("Direction", "RECV")])
+        ch.state = "CS_EXECUTE"
+        self.emit("CHANNEL_STATE")
+
+    # --- applications --------------------------------------------------------------------
+
+    def execute(self, app: str, arg: str = "", app_uuid: str = "") -> str:
+        ch = self.ch
+        app_uuid = app_uuid or new_uuid()
+        ch.app, ch.app_arg = app, arg
+        ch.set_var("current_application_data", arg, move_to_end=True) if arg else None
+        ch.set_var("current_application", app, move_to_end=True)
+        data = [("Application-Data", arg)] if arg else []
+        self.emit(
+            "CHANNEL_EXECUTE", post=[("Application", app), *data, ("Application-UUID", app_uuid)]
+        )
+        response = "_none_"
+        try:
+            if app == "play_and_get_digits":
+                self._play_and_get_digits(arg)
+            elif app == "amd":
+                self._amd()
+            elif app == "playback":
+                self._playback(arg, 1.0)
+                response = "FILE PLAYED"
+            elif app == "hangup":
+                raise Hangup(arg or "NORMAL_CLEARING")
+            elif app == "sleep":
+                self.wait(float(arg or 0) / 1000)
+        except Hangup as hangup:
+            if ch.hangup_cause is None:
+                ch.hangup_cause = hangup.cause
+                ch.answer_state = "hangup"
+                ch.hangup_us = self.switch.clock.now_us()
+                self.emit("CHANNEL_HANGUP")
+            self._complete(app, arg, app_uuid, response)
+            raise
+        self._complete(app, arg, app_uuid, response)
+        return response
+
+    def _complete(self, app: str, arg: str, app_uuid: str, response: str) -> None:
+        data = [("Application-Data", arg)] if arg else []
+        self.emit(
+            "CHANNEL_EXECUTE_COMPLETE",
+            post=[
+                ("Application", app),
+                *data,
+                ("Application-Response", response),
+                ("Application-UUID", app_uuid),
+            ],
+        )
+
+    def _playback(self, path: str, seconds: float) -> str:
+        kind = path.split("://")[0] if "://" in path else "file"
+        file_headers = [("Playback-File-Type", kind), ("Playback-File-Path", path)]
+        self.emit("PLAYBACK_START", post=file_headers)
+        status = "done"
+        try:
+            self.wait(seconds)
+        except Hangup:
+            self.emit("PLAYBACK_STOP", post=[*file_headers, ("Playback-Status", "break")])
+            raise
+        self.emit("PLAYBACK_STOP", post=[*file_headers, ("Playback-Status", status)])
+        return status
+
+    def _dtmf(self, digit: str) -> None:
+        self.emit(
+            "DTMF",
+            post=[("DTMF-Digit", digit), ("DTMF-Duration", "2400"), ("DTMF-Source", "UNKNOWN")],
+        )
+
+    def _play_and_get_digits(self, arg: str) -> None:
+        """``min max tries timeout terminators file invalid_file var regex digit_timeout``."""
+        parts = arg.split()
+        tries = int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else 3
+        timeout = int(parts[3]) / 1000 if len(parts) > 3 and parts[3].isdigit() else 4.0
+        path = parts[5] if len(parts) > 5 else "silence_stream://3000"
+        var = parts[7] if len(parts) > 7 else "digits"
+        regex = parts[8] if len(parts) > 8 else r"\d"
+        digit, press_at = self.plan.digit, self.plan.digit_after
+        elapsed = 0.0
+        for _ in range(tries):
+            prompt_end = elapsed + PROMPT_SECONDS
+            window_end = prompt_end + timeout
+            if digit is not None and elapsed <= press_at < window_end:
+                if press_at < prompt_end:
+                    self.emit(
+                        "PLAYBACK_START",
+                        post=[("Playback-File-Type", "tone_stream"), ("Playback-File-Path", path)],
+                    )
+                    self.wait(press_at - elapsed)
+                    self._dtmf(digit)
+                    self.emit(
+                        "PLAYBACK_STOP",
+                        post=[
+                            ("Playback-File-Type", "tone_stream"),
+                            ("Playback-File-Path", path),
+                            ("Playback-Status", "break"),
+                        ],
+                    )
+                else:
+                    self._playback(path, PROMPT_SECONDS)
+                    self.wait(press_at - prompt_end)
+                    self._dtmf(digit)
+                if re.fullmatch(regex, digit):
+                    self.ch.set_var("read_result", "success")
+                    self.ch.set_var(var, digit)
+                    return
+                digit = None  # an invalid key: the invalid sound, then the next try
+                elapsed = press_at
+                self.wait(INVALID_SOUND_SECONDS)
+                elapsed += INVALID_SOUND_SECONDS
+                continue
+            self._playback(path, PROMPT_SECONDS)
+            self.wait(timeout)
+            self.wait(INVALID_SOUND_SECONDS)
+            elapsed = window_end + INVALID_SOUND_SECONDS
+        self.ch.set_var("read_result", "failure")
+
+    def _amd(self) -> None:
+        # mod_amd reports only through variables; a hangup mid-analysis leaves them unset.
+        self.wait(self.plan.amd_seconds)
+        result = "MACHINE" if self.plan.machine else "HUMAN"
+        self.ch.set_var("amd_result", result)
+        self.ch.set_var("amd_cause", self.plan.amd_cause if self.plan.machine else "HUMAN")
+
+    # --- &park ---------------------------------------------------------------------------
+
+    def _park_app(self) -> None:
+        """``&park``: park and obey sendmsg / uuid_transfer until someone hangs up."""
+        app = "park" if self.request.dialplan else self.request.app
+        if app == "hangup":
+            self.execute("hangup", self.request.app_arg)
+            return
+        if app != "park":
+            self.execute(app, self.request.app_arg)
+            raise Hangup("NORMAL_CLEARING")
+        self._park()
+
+    def _park(self) -> None:
+        ch = self.ch
+        park_uuid = new_uuid()
+        ch.app, ch.app_arg = "park", ""
+        ch.set_var("current_application", "park", move_to_end=True)
+        self.emit(
+            "CHANNEL_EXECUTE", post=[("Application", "park"), ("Application-UUID", park_uuid)]
+        )
+        self.emit("CHANNEL_PARK")
+        ch.parked = True
+        pending: list[Command] = []
+
+        def take(cmd: Command) -> bool:
+            pending.append(cmd)
+            return True
+
+        try:
+            while True:
+                if self.callee_deadline is None and not self.plan.machine:
+                    patience = self.plan.patience
+                    self.callee_deadline = self.switch.clock.now() + patience
+                while not pending:
+                    self.wait(3600.0, handle=take)
+                cmd = pending.pop(0)
+                if cmd.kind == "execute":
+                    self.emit("PRIVATE_COMMAND")
+                    self.callee_deadline = (
+                        None if self.plan.hangup_after is None else (self.callee_deadline)
+                    )
+                    self.execute(cmd.app, cmd.arg, cmd.app_uuid)
+                elif cmd.kind == "transfer":
+                    self._unpark(park_uuid, "ACTIVE")
+                    if cmd.app.startswith("enqueue"):
+                        self._queue(
+                            "queue",
+                            "dialer_q@default" if cmd.app == "enqueue" else "noagent_q@default",
+                        )
+                        return
+                    self._park()
+                    return
+        except Hangup as hangup:
+            ch.hangup_cause = ch.hangup_cause or hangup.cause
+            if ch.answer_state != "hangup":
+                ch.answer_state = "hangup"
+                ch.hangup_us = self.switch.clock.now_us()
+                self.emit("CHANNEL_HANGUP")
+            if ch.parked:
+                self._unpark(park_uuid, "HANGUP")
+            raise
+
+    def _unpark(self, park_uuid: str, why: str) -> None:
+        del why
+        self.ch.parked = False
+        self.emit("CHANNEL_UNPARK", state_number=10 if self.ch.hungup else 2)
+        self._complete("park", "", park_uuid, "_none_")
+
+    # --- the shipped dialplan flow -------------------------------------------------------
+
+    def var(self, name: str, default: str) -> str:
+        return self.ch.variables.get(name) or default
+
+    def _custom(self, subclass: str, fields: list[tuple[str, str]]) -> None:
+        data = ",".join(
+            ["Event-Name=CUSTOM", f"Event-Subclass={subclass}", *(f"{k}={v}" for k, v in fields)]
+        )
+        app_uuid = new_uuid()
+        self.ch.set_var("current_application_data", data, move_to_end=True)
+        self.ch.set_var("current_application", "event", move_to_end=True)
+        self.emit(
+            "CHANNEL_EXECUTE",
+            post=[
+                ("Application", "event"),
+                ("Application-Data", data),
+                ("Application-UUID", app_uuid),
+            ],
+        )
+        self.publish(self.events.custom(self.ch, subclass, fields))
+        self._complete("event", data, app_uuid, "_none_")
+
+    def _flow(self) -> None:
+        attempt = [("dialer_attempt_id", self.attempt_id)]
+        self.execute("answer")
+        if self.var("dialer_amd", "true") != "false":
+            self.execute("amd")
+            self._custom(
+                "dialer::amd",
+                [
+                    *attempt,
+                    ("amd_result", self.ch.variables.get("amd_result", "")),
+                    ("amd_cause", self.ch.variables.get("amd_cause", "")),
+                ],
+            )
+            if self.plan.machine:
+                self.execute("hangup", "NORMAL_CLEARING")
+                return
+        if self.var("dialer_ivr", "true") != "false":
+            digits = self.var("dialer_ivr_digits", "1")
+            args = " ".join(
+                [
+                    "1",
+                    "1",
+                    self.var("dialer_ivr_tries", "3"),
+                    self.var("dialer_ivr_timeout_ms", "4000"),
+                    "#",
+                    self.var("dialer_ivr_prompt", "tone_stream://%(1000,500,440);loops=2"),
+                    "silence_stream://250",
+                    "ivr_digit",
+                    f"[{digits}]",
+                    "3000",
+                ]
+            )
+            self.execute("play_and_get_digits", args)
+            digit = self.ch.variables.get("ivr_digit", "")
+            self._custom(
+                "dialer::ivr",
+                [
+                    *attempt,
+                    ("ivr_digit", digit),
+                    ("read_result", self.ch.variables.get("read_result", "")),
+                ],
+            )
+            if digit != self.var("dialer_handoff_digit", "1"):
+                self.execute("hangup", "NORMAL_CLEARING")
+                return
+        kind = self.var("dialer_handoff_type", "queue")
+        target = self.var("dialer_handoff_target", "dialer_q@default")
+        self._custom(
+            "dialer::handoff", [*attempt, ("handoff_type", kind), ("handoff_target", target)]
+        )
+        self._queue(kind, target)
+
+    def _queue(self, kind: str, target: str) -> None:
+        """mod_callcenter as captured in 02/06: member events, bridge, hangup, queue end."""
+        ch = self.ch
+        app_uuid = new_uuid()
+        ch.set_var("current_application_data", target, move_to_end=True)
+        ch.set_var("current_application", "callcenter", move_to_end=True)
+        self.emit(
+            "CHANNEL_EXECUTE",
+            post=[
+                ("Application", "callcenter"),
+                ("Application-Data", target),
+                ("Application-UUID", app_uuid),
+            ],
+        )
+        clock = self.switch.clock
+        joined = int(clock.now())
+        member_uuid = new_uuid()
+        ch.set_var("cc_queue", target)
+        ch.set_var("cc_member_uuid", member_uuid)
+        ch.set_var("cc_queue_joined_epoch", str(joined))
+        member = [
+            ("CC-Member-UUID", member_uuid),
+            ("CC-Member-Session-UUID", ch.uuid),
+            ("CC-Member-CID-Name", "Outbound Call"),
+            ("CC-Member-CID-Number", ch.dial.context),
+        ]
+        self.publish(
+            self.events.callcenter(
+                ch,
+                ("mod_callcenter.c", "callcenter_function", 3113),
+                [("CC-Queue", target), ("CC-Action", "member-queue-start"), *member],
+            )
+        )
+        max_wait = float(self.var("dialer_queue_max_wait", "30"))
+        if "noagent" in target:
+            max_wait, agent = 6.0, False
+        else:
+            agent = self.plan.agent or kind != "queue"
+        wait = self.plan.queue_wait if agent else max_wait
+        wait = min(wait, max_wait)
+        try:
+            self.wait(wait)
+        except Hangup as hangup:
+            self._member_end(target, joined, member, "Cancel", "BREAK_OUT", hangup.cause)
+            raise
+        if not agent or self.plan.queue_wait > max_wait:
+            ch.set_var("cc_cause", "cancel")
+            ch.set_var("cc_cancel_reason", "TIMEOUT")
+            self._member_event(target, joined, member, "Cancel", "TIMEOUT")
+            self._complete("callcenter", target, app_uuid, "_none_")
+            self.execute("hangup", "NORMAL_CLEARING")
+            return
+        agent_uuid = new_uuid()
+        answered = int(clock.now())
+        ch.set_var("cc_agent", "agent1@default")
+        ch.set_var("cc_agent_uuid", agent_uuid)
+        ch.set_var("cc_queue_answered_epoch", str(answered))
+        ch.set_var("cc_cause", "answered")
+        agent_fields = [
+            ("CC-Agent", "agent1@default"),
+            ("CC-Agent-UUID", agent_uuid),
+            ("CC-Agent-Called-Time", str(answered)),
+            ("CC-Agent-Answered-Time", str(answered)),
+            ("CC-Member-Joined-Time", str(joined)),
+        ]
+        self.publish(
+            self.events.callcenter(
+                None,
+                ("mod_callcenter.c", "outbound_agent_thread_run", 1717),
+                [("CC-Queue", target), ("CC-Action", "bridge-agent-start"), *agent_fields, *member],
+            )
+        )
+        ch.bridged_us = clock.now_us()
+        ch.set_var("bridge_uuid", agent_uuid)
+        self._complete("callcenter", target, app_uuid, "_none_")
+        self.emit(
+            "CHANNEL_BRIDGE",
+            pre=[("Bridge-A-Unique-ID", ch.uuid), ("Bridge-B-Unique-ID", agent_uuid)],
+        )
+        cause = "NORMAL_CLEARING"
+        try:
+            self.wait(self.plan.talk)
+        except Hangup as hangup:
+            cause = hangup.cause
+        self.emit(
+            "CHANNEL_UNBRIDGE",
+            pre=[("Bridge-A-Unique-ID", ch.uuid), ("Bridge-B-Unique-ID", agent_uuid)],
+        )
+        self.after_hangup(
+            [
+                self.events.callcenter(
+                    None,
+                    ("mod_callcenter.c", "outbound_agent_thread_run", 2062),
+                    [
+                        ("CC-Queue", target),
+                        ("CC-Action", "bridge-agent-end"),
+                        ("CC-Hangup-Cause", "SUCCESS"),
+                        *agent_fields[:2],
+                        ("CC-Agent-Bridged", "true"),
+                        *agent_fields[2:],
+                        ("CC-Bridge-Terminated-Time", str(int(clock.now()))),
+                        *member,
+                    ],
+                ),
+            ],
+            lambda: self._member_event(target, joined, member, "Terminated", None),
+        )
+        raise Hangup(cause)
+
+    def _member_end(
+        self,
+        target: str,
+        joined: int,
+        member: list[tuple[str, str]],
+        cause: str,
+        reason: str | None,
+        hangup_cause: str,
+    ) -> None:
+        del hangup_cause
+        # member-queue-end comes after the member's CHANNEL_HANGUP_COMPLETE (pitfall 4)
+        self.after_hangup([], lambda: self._member_event(target, joined, member, cause, reason))
+
+    def _member_event(
+        self,
+        target: str,
+        joined: int,
+        member: list[tuple[str, str]],
+        cause: str,
+        reason: str | None,
+    ) -> None:
+        fields = [
+            ("CC-Queue", target),
+            ("CC-Action", "member-queue-end"),
+            ("CC-Member-Leaving-Time", str(int(self.switch.clock.now()))),
+            ("CC-Member-Joined-Time", str(joined)),
+            ("CC-Cause", cause),
+        ]
+        if reason:
+            fields.append(("CC-Cancel-Reason", reason))
+        self.publish(
+            self.events.callcenter(
+                self.ch, ("mod_callcenter.c", "callcenter_function", 3274), fields + member
+            )
+        )
+
+    # --- hangup --------------------------------------------------------------------------
+
+    def _hangup(self, cause: str) -> None:
+        ch = self.ch
+        clock = self.switch.clock
+        if ch.hangup_cause is None or ch.answer_state != "hangup":
+            ch.hangup_cause = ch.hangup_cause or cause
+            ch.answer_state = "hangup"
+            ch.hangup_us = clock.now_us()
+            self.emit("CHANNEL_HANGUP")
+        if ch.hangup_cause == "NO_ANSWER" and not self.result.ready():
+            self.finish("-ERR NO_ANSWER\n")  # originate gives up before the hangup completes
+        if not ch.hangup_us:
+            ch.hangup_us = clock.now_us()
+        running = ch.state
+        ch.state = "CS_HANGUP"
+        self.emit("CHANNEL_STATE")
+        del running
+        self.callstate("HANGUP")
+        ch.state = "CS_REPORTING"
+        self.emit("CHANNEL_STATE")
+        ch.cdr_variables()
+        self.emit("CHANNEL_HANGUP_COMPLETE")
+        for event in self._after_events:
+            self.publish(event)
+        for callback in self._after_callbacks:
+            callback()
+        if not self.result.ready():
+            self.finish(f"-ERR {ch.hangup_cause}\n")
+        self.switch.record("hangup", self)
+        self.emit("CHANNEL_DESTROY", state_number=12)
+        ch.state = "CS_DESTROY"
+        self.emit("CHANNEL_STATE")

@@ -1,0 +1,54 @@
+"""``dialer simulator``: run the FreeSWITCH stand-in as a standalone process.
+
+A plain function so the CLI can mount it with typer (``app.command("simulator")``).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+
+import gevent
+from gevent.event import Event
+
+from dialer.simulator.server import Simulator
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    host, _, port = listen.rpartition(":")
+    return (host.strip("[]") or "127.0.0.1"), int(port)
+
+
+def run_simulator_cli(
+    listen: str = "127.0.0.1:8021",
+    password: str = "ClueCon",
+    scenario: str = "realistic",
+    time_scale: float = 1.0,
+    ledger: str | None = None,
+    max_sessions: int = 1000,
+    sessions_per_second: int = 30,
+    seed: int | None = None,
+) -> None:
+    """Serve until SIGINT/SIGTERM; logs one INFO line per finished call."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    host, port = parse_listen(listen)
+    sim = Simulator(
+        password=password,
+        scenario=scenario,
+        time_scale=time_scale,
+        host=host,
+        port=port,
+        ledger_path=ledger,
+        max_sessions=max_sessions,
+        sessions_per_second=sessions_per_second,
+        seed=seed,
+    )
+    stop = Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        gevent.signal_handler(sig, stop.set)
+    sim.start()
+    try:
+        stop.wait()
+    finally:
+        sim.stop()
+        logging.getLogger("dialer.simulator").info("simulator stopped")

@@ -1,0 +1,195 @@
+"""The adapter against ``dialer.simulator`` and its fault injection (DESIGN §8).
+
+Same defects as ``test_greenswitch_defects.py`` (which uses the small fake server), here
+driven by the simulator's own ``faults`` so both sides are checked against each other.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+
+import gevent
+import pytest
+from greenswitch.esl import InboundESL, NotConnectedError
+
+from dialer.esl import (
+    DISCONNECT,
+    Backoff,
+    CommandTimeoutError,
+    ConnectionLostError,
+    DialTemplate,
+    ESLClient,
+    Event,
+    Job,
+    TruncatedFrameError,
+    build_originate,
+)
+from dialer.simulator import Simulator
+
+LOOPBACK = DialTemplate("loopback/{number}/{context}", {"context": "default"})
+
+
+def _wait(predicate: Callable[[], object], timeout: float = 3.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        gevent.sleep(0.005)
+    return False
+
+
+@pytest.fixture
+def sim() -> Iterator[Simulator]:
+    with Simulator(
+        password="ClueCon", scenario="all-answer", time_scale=0.01, port=0, ledger_path=None
+    ) as server:
+        yield server
+
+
+@pytest.fixture
+def fs(sim: Simulator) -> Iterator[ESLClient]:
+    client = ESLClient(
+        *sim.address, "ClueCon", command_timeout=1, backoff=Backoff(base=0.01, cap=0.05)
+    )
+    client.connect(timeout=3)
+    yield client
+    client.close()
+
+
+def _originate(fs: ESLClient, number: str = "15551234567") -> tuple[str, Job]:
+    attempt = str(uuid.uuid4())
+    request = build_originate(
+        attempt_id=attempt,
+        number=number,
+        template=LOOPBACK,
+        caller_id_number="15550001",
+        variables={"campaign_id": "c1"},
+    )
+    return attempt, fs.originate(request)
+
+
+def test_originate_completes_with_the_attempt_id(sim: Simulator, fs: ESLClient) -> None:
+    answers: list[Event] = []
+    fs.on("CHANNEL_ANSWER", answers.append)
+    fs.subscribe("CHANNEL_ANSWER")
+    attempt = str(uuid.uuid4())
+    request = build_originate(
+        attempt_id=attempt, number="15551234567", template=LOOPBACK, caller_id_number="15550001"
+    )
+    result = fs.originate(request).result(timeout=5)
+    assert result.ok
+    assert result.value == attempt
+    assert _wait(lambda: any(e.unique_id == attempt for e in answers))
+    originates = [f for f in sim.ledger if f["event"] == "originate"]
+    assert [f["attempt_id"] for f in originates] == [attempt]
+
+
+def test_refused_originate_is_a_job_failure(sim: Simulator, fs: ESLClient) -> None:
+    sim.faults.refuse_originates("DESTINATION_OUT_OF_ORDER")
+    attempt = str(uuid.uuid4())
+    request = build_originate(
+        attempt_id=attempt, number="15551234567", template=LOOPBACK, caller_id_number="1"
+    )
+    assert fs.originate(request).result(timeout=5).cause == "DESTINATION_OUT_OF_ORDER"
+
+
+def test_health_from_the_simulator(fs: ESLClient) -> None:
+    from dialer.esl import NodeConfig, NodeHealth
+
+    status = NodeHealth(NodeConfig(name="sim", host="127.0.0.1")).poll(fs)
+    assert status.ready
+    assert status.max_sessions == 1000
+
+
+# -- (c) stall ----------------------------------------------------------------------------
+
+
+def test_upstream_c_stall_blocks_send_forever(sim: Simulator) -> None:
+    esl = InboundESL(*sim.address, "ClueCon", timeout=1)
+    with gevent.Timeout(2):
+        esl.connect()
+    sim.faults.stall(2)
+    with pytest.raises(gevent.Timeout), gevent.Timeout(0.3):
+        esl.send("api status")
+    esl.sock.close()
+    gevent.killall([esl._receive_events_greenlet, esl._process_events_greenlet], timeout=1)
+
+
+def test_fixed_c_stall_times_out_and_recovers(sim: Simulator, fs: ESLClient) -> None:
+    sim.faults.stall(1)
+    with pytest.raises(CommandTimeoutError):
+        fs.api("status", timeout=0.2)
+    sim.faults.clear()
+    assert fs.wait_connected(3)
+    assert "is ready" in fs.api("status")
+
+
+# -- (d) drop -----------------------------------------------------------------------------
+
+
+def test_upstream_d_drop_is_silent(sim: Simulator) -> None:
+    esl = InboundESL(*sim.address, "ClueCon", timeout=1)
+    with gevent.Timeout(2):
+        esl.connect()
+    disconnects: list[object] = []
+    esl.register_handle("DISCONNECT", disconnects.append)
+    sim.faults.drop_connections()
+    assert _wait(lambda: esl._receive_events_greenlet.dead, 1)
+    gevent.sleep(0.2)
+    assert disconnects == []
+    with pytest.raises(NotConnectedError):  # (f): and it never reconnects
+        esl.send("api status")
+    gevent.killall([esl._process_events_greenlet], timeout=1.5)
+
+
+def test_fixed_d_f_drop_fails_jobs_reports_and_reconnects(sim: Simulator, fs: ESLClient) -> None:
+    sim.faults.delay_events(5)  # the BACKGROUND_JOB will not come before the drop
+    conn = fs.connection
+    assert conn is not None
+    disconnects: list[Event] = []
+    conn.register_handle(DISCONNECT, disconnects.append)
+    fs.subscribe("CHANNEL_ANSWER")
+    _, job = _originate(fs)
+    sim.faults.drop_connections()
+    with pytest.raises(ConnectionLostError):
+        job.result(timeout=1)
+    assert _wait(lambda: disconnects)
+    sim.faults.clear()
+    assert _wait(lambda: fs.connected and fs.connection is not conn)
+    assert fs.connects == 2
+    answers: list[Event] = []
+    fs.on("CHANNEL_ANSWER", answers.append)
+    attempt, job2 = _originate(fs)
+    assert job2.result(timeout=5).ok
+    assert _wait(lambda: any(e.unique_id == attempt for e in answers))  # resubscribed
+
+
+# -- (e) truncated frame, garbage ----------------------------------------------------------
+
+
+def test_fixed_e_truncated_frame(sim: Simulator, fs: ESLClient) -> None:
+    conn = fs.connection
+    assert conn is not None
+    sim.faults.send_truncated_frame()
+    assert conn.wait_closed(1)
+    assert isinstance(conn.close_reason, TruncatedFrameError)
+    assert _wait(lambda: fs.connected and fs.connection is not conn)
+
+
+def test_garbage_resets_the_connection(sim: Simulator, fs: ESLClient) -> None:
+    conn = fs.connection
+    assert conn is not None
+    sim.faults.send_garbage(b"\x00\x01garbage without a colon\n\n")
+    assert conn.wait_closed(1)
+    assert _wait(lambda: fs.connected and fs.connection is not conn)
+    assert "is ready" in fs.api("status")
+
+
+def test_delayed_events_complete_jobs_later(sim: Simulator, fs: ESLClient) -> None:
+    sim.faults.delay_events(0.2)
+    started = time.monotonic()
+    _, job = _originate(fs)
+    assert job.result(timeout=3).ok
+    assert time.monotonic() - started >= 0.2
