@@ -1,11 +1,12 @@
 """Originates per second: our ESL adapter vs a minimal raw-socket client, same simulator,
 same run. Prints both rates and their ratio (goal: adapter / raw >= 0.7).
 
-    python bench/esl_originate_rate.py [--calls 2000] [--concurrency 100]
+    .venv/bin/python -m bench.esl_originate_rate [--calls 2000] [--concurrency 100]
 
 Each originate is a ``bgapi originate`` with our Job-UUID, counted when its BACKGROUND_JOB
-arrives. The simulator runs in-process with its session limits lifted, so the figure is the
-client's cost, not the switch's.
+arrives. The simulator runs in a child process with its session limits lifted (as in
+``bench.simulator_capacity``), so both clients get the CPU to themselves and the ratio is the
+adapter's cost, not a CPU shared with the switch.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ import gevent
 import gevent.pool
 import gevent.socket
 
+from bench.simulator_capacity import free_port, start_simulator
 from dialer.esl import DialTemplate, ESLClient, build_originate
-from dialer.simulator import Simulator
 
 TEMPLATE = DialTemplate("loopback/{number}/{context}", {"context": "default"})
 
@@ -92,16 +93,15 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=100)
     args = parser.parse_args()
-    with Simulator(
-        scenario="all-answer",
-        time_scale=0.001,
-        port=0,
-        ledger_path=None,
-        max_sessions=10_000_000,
-        sessions_per_second=10_000_000,
-    ) as sim:
-        raw = raw_rate(sim.address, args.calls, args.concurrency)
-        ours = adapter_rate(sim.address, args.calls, args.concurrency)
+    port = free_port()
+    sim = start_simulator(port, time_scale=0.001, use_cli=False)
+    try:
+        address = ("127.0.0.1", port)
+        raw = raw_rate(address, args.calls, args.concurrency)
+        ours = adapter_rate(address, args.calls, args.concurrency)
+    finally:
+        sim.terminate()
+        sim.wait(10)
     print(f"raw socket client : {raw:9.1f} originates/s")
     print(f"dialer.esl adapter: {ours:9.1f} originates/s")
     print(f"ratio adapter/raw : {ours / raw:9.2f}  (goal >= 0.70)")

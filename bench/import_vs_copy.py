@@ -20,6 +20,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -85,7 +86,7 @@ def main() -> int:
     return 0
 
 
-def _run_import(url: str, csv_path: Path) -> tuple[float, dict[str, object], float]:
+def _run_import(url: str, csv_path: Path) -> tuple[float, dict[str, Any], float]:
     env = dict(os.environ, DIALER_DATABASE_URL=url)
     command = [
         str(ROOT / ".venv" / "bin" / "dialer"),
@@ -111,6 +112,7 @@ def _raw_copy(engine: sa.Engine, workdir: Path) -> float:
     raw = engine.raw_connection()
     try:
         driver = raw.driver_connection
+        assert driver is not None
         with driver.cursor() as cursor:
             with (
                 dump.open("wb") as out,

@@ -10,7 +10,13 @@ from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from dialer.fs_nodes import NodeConfig, NodeConfigError, parse_nodes
+
+# The embedded simulator's address (``dialer simulator`` defaults).
+DEFAULT_FS_NODES = "fs1=esl://:ClueCon@127.0.0.1:8021"
 
 
 class ConfigError(Exception):
@@ -33,6 +39,11 @@ class Settings(BaseSettings):
         default=("premium_rate",),
         description="Phone number types rejected at import as unsupported_type.",
     )
+    fs_nodes: str = Field(
+        default=DEFAULT_FS_NODES,
+        description="FreeSWITCH nodes: JSON or 'name=esl://[:password@]host[:port][?max_channels"
+        "=N&sps=M]' entries (see dialer.fs_nodes); the default is the embedded simulator.",
+    )
     log_level: str = "INFO"
 
     @field_validator("default_region")
@@ -47,6 +58,23 @@ class Settings(BaseSettings):
             return tuple(part.strip().lower() for part in value.split(",") if part.strip())
         return value
 
+    @field_validator("fs_nodes")
+    @classmethod
+    def _check_fs_nodes(cls, value: str) -> str:
+        try:
+            _parse_fs_nodes(value)  # fail at start-up, not at the first call
+        except ValueError as exc:
+            raise PydanticCustomError("fs_nodes", "{problem}", {"problem": str(exc)}) from None
+        return value
+
+    @property
+    def nodes(self) -> list[NodeConfig]:
+        """The FreeSWITCH nodes of ``DIALER_FS_NODES``."""
+        try:
+            return _parse_fs_nodes(self.fs_nodes)
+        except ValueError as exc:  # only if built without validation (model_construct)
+            raise ConfigError(f"invalid configuration: DIALER_FS_NODES: {exc}") from None
+
     @property
     def embedded(self) -> bool:
         return self.database_url is None
@@ -56,6 +84,16 @@ class Settings(BaseSettings):
         if self.database_url:
             return normalise_database_url(self.database_url)
         return f"sqlite:///{(self.data_dir / 'dialer.sqlite3').resolve()}"
+
+
+def _parse_fs_nodes(value: str) -> list[NodeConfig]:
+    try:
+        nodes = parse_nodes(value)
+    except NodeConfigError as exc:
+        raise ValueError(str(exc)) from None
+    if not nodes:
+        raise ValueError("no FreeSWITCH node configured")
+    return nodes
 
 
 def normalise_database_url(url: str) -> str:

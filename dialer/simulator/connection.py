@@ -128,6 +128,36 @@ KNOWN_EVENTS = frozenset(
 )
 
 
+# mod_event_socket's ``myevents`` adds exactly these to the listener's event list
+MYEVENTS = frozenset(
+    {
+        "CHANNEL_ANSWER",
+        "CHANNEL_APPLICATION",
+        "CHANNEL_BRIDGE",
+        "CHANNEL_CREATE",
+        "CHANNEL_DATA",
+        "CHANNEL_DESTROY",
+        "CHANNEL_EXECUTE",
+        "CHANNEL_EXECUTE_COMPLETE",
+        "CHANNEL_HANGUP",
+        "CHANNEL_HANGUP_COMPLETE",
+        "CHANNEL_ORIGINATE",
+        "CHANNEL_UUID",
+        "CHANNEL_OUTGOING",
+        "CHANNEL_PARK",
+        "CHANNEL_PROGRESS",
+        "CHANNEL_PROGRESS_MEDIA",
+        "CHANNEL_STATE",
+        "CHANNEL_UNBRIDGE",
+        "CHANNEL_UNPARK",
+        "DETECTED_SPEECH",
+        "DTMF",
+        "NOTALK",
+        "TALK",
+    }
+)
+
+
 class Connection:
     def __init__(self, switch: Switch, sock: socket.socket, address: tuple[str, int]) -> None:
         self.switch = switch
@@ -141,6 +171,7 @@ class Connection:
         self.filters: list[tuple[str, str]] = []
         self.myevents: str | None = None
         self.linger: int | None = None
+        self.session_done = False  # the controlled session's HANGUP_COMPLETE went out
         self.out: Queue[bytes] = Queue()
         self.holding = False
         self.held: list[Event] = []
@@ -251,7 +282,12 @@ class Connection:
     def wants(self, event: Event) -> bool:
         if self.format is None or self.closed:
             return False
-        if self.myevents is not None and event.get("Unique-ID") != self.myevents:
+        if self.myevents is not None and (
+            self.session_done or event.get("Unique-ID") != self.myevents
+        ):
+            # The listener holds the session until it leaves, so that channel's
+            # CHANNEL_DESTROY comes too late for it (08b conn 3: nothing after
+            # CHANNEL_HANGUP_COMPLETE but the final disconnect).
             return False
         if not self.all_events:
             if event.name not in self.events:
@@ -271,6 +307,8 @@ class Connection:
         self.out.put(event.json() if self.format == "json" else event.plain())
         if self.myevents is not None and event.name == "CHANNEL_HANGUP":
             self._controlled_hangup(event)
+        elif self.myevents is not None and event.name == "CHANNEL_HANGUP_COMPLETE":
+            self.session_done = True
 
     def _controlled_hangup(self, event: Event) -> None:
         # the connection is tied to the channel: FreeSWITCH disconnects it (08b)
@@ -292,7 +330,7 @@ class Connection:
             )
         )
         gevent.spawn_later(
-            self.linger,
+            self.switch.clock.real(self.linger),  # a switch timer: scaled like the others
             self.disconnect,
             [("Controlled-Session-UUID", uuid), ("Content-Disposition", "disconnect")],
         )
@@ -456,7 +494,7 @@ class Connection:
             return
         self.myevents = uuid
         self.format = "plain"  # 1.10.12 ignores the requested format (pitfall 3)
-        self.all_events = True
+        self.events |= MYEVENTS  # added to any earlier subscription, not ALL (08b)
         self.reply("+OK Events Enabled")
 
     def _linger(self, args: str, headers: dict[str, str], body: str) -> None:

@@ -1,8 +1,9 @@
 """Fault injection for reliability tests of ESL clients.
 
 Faults act on the live connections (``drop_connections``, ``send_garbage``,
-``send_truncated_frame``) or set a state every connection consults (``stall``,
-``delay_events``, ``refuse_originates``). ``clear()`` undoes the states.
+``send_truncated_frame``), publish a crafted event (``inject_event``) or set a state every
+connection consults (``stall``, ``delay_events``, ``refuse_originates``). ``clear()`` undoes
+the states.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from typing import Protocol
+
+from dialer.simulator.events import Event
 
 
 class FaultTarget(Protocol):
@@ -24,8 +27,13 @@ TRUNCATED_FRAME = (
 
 
 class Faults:
-    def __init__(self, connections: Callable[[], Iterable[FaultTarget]]) -> None:
+    def __init__(
+        self,
+        connections: Callable[[], Iterable[FaultTarget]],
+        publish: Callable[[Event], None] | None = None,
+    ) -> None:
         self._connections = connections
+        self._publish = publish
         self.stalled_until = 0.0
         self.event_delay = 0.0
         self.refuse_cause: str | None = None
@@ -47,6 +55,7 @@ class Faults:
         self.event_delay = max(0.0, seconds)
 
     def send_garbage(self, data: bytes) -> None:
+        """Write ``data`` as is to every connection (subscribed or not), outside any frame."""
         for conn in list(self._connections()):
             conn.fault_raw(data, close=False)
 
@@ -54,6 +63,18 @@ class Faults:
         """A frame whose body is shorter than its Content-Length, then close the socket."""
         for conn in list(self._connections()):
             conn.fault_raw(TRUNCATED_FRAME, close=True)
+
+    def inject_event(self, headers: list[tuple[str, str]], body: str | None = None) -> None:
+        """Publish a crafted event to the subscribed connections like any switch event.
+
+        ``headers`` are raw values: each is URL-encoded per header on the wire exactly as
+        FreeSWITCH does, so e.g. a channel variable holding ``"x\\nUnique-ID: evil"`` goes out
+        as ``x%0AUnique-ID%3A%20evil`` (greenswitch defect (a)). Subscriptions, filters,
+        ``event plain|json`` and ``delay_events`` apply.
+        """
+        if self._publish is None:
+            raise RuntimeError("these faults have no event bus")
+        self._publish(Event(list(headers), body))
 
     def refuse_originates(self, cause: str | None = "DESTINATION_OUT_OF_ORDER") -> None:
         """Fail every new originate with ``-ERR <cause>``; ``None`` stops refusing."""

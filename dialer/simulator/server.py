@@ -53,7 +53,7 @@ class Switch:
         self.factory = EventFactory(clock)
         self.connections: set[Connection] = set()
         self.calls: dict[str, Call] = {}
-        self.faults = Faults(lambda: list(self.connections))
+        self.faults = Faults(lambda: list(self.connections), self.publish)
         self.acl = [ipaddress.ip_network(n, strict=False) for n in acl]
         self.used_uuids: set[str] = set()
 

@@ -6,13 +6,15 @@ driven by the simulator's own ``faults`` so both sides are checked against each 
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
 
 import gevent
 import pytest
-from greenswitch.esl import InboundESL, NotConnectedError
+from greenswitch.esl import ESLEvent, InboundESL, NotConnectedError
 
 from dialer.esl import (
     DISCONNECT,
@@ -27,6 +29,7 @@ from dialer.esl import (
     build_originate,
 )
 from dialer.simulator import Simulator
+from tests.esl.test_greenswitch_defects import EVIL, spin_report
 
 LOOPBACK = DialTemplate("loopback/{number}/{context}", {"context": "default"})
 
@@ -103,6 +106,50 @@ def test_health_from_the_simulator(fs: ESLClient) -> None:
     assert status.max_sessions == 1000
 
 
+# -- (a) an encoded newline in a variable -------------------------------------------------
+
+
+def _inject_evil(sim: Simulator) -> None:
+    sim.faults.inject_event(
+        [
+            ("Event-Name", "CHANNEL_PARK"),
+            ("Core-UUID", "sim"),
+            ("Unique-ID", "u1"),
+            ("variable_note", EVIL),  # on the wire: x%0AEvent-Name%3A%20CHANNEL_HANGUP%0A...
+        ]
+    )
+
+
+def test_upstream_a_injection_from_the_simulator(sim: Simulator) -> None:
+    esl = InboundESL(*sim.address, "ClueCon", timeout=1)
+    with gevent.Timeout(2):
+        esl.connect()
+    try:
+        seen: list[ESLEvent] = []
+        esl.register_handle("*", seen.append)
+        with gevent.Timeout(2):
+            esl.send("event plain ALL")
+        _inject_evil(sim)
+        assert _wait(lambda: seen, 2)
+        assert seen[0].headers["Unique-ID"] == "someone-else"  # injected by the value
+        assert seen[0].headers["Event-Name"] == "CHANNEL_HANGUP"
+    finally:
+        esl._run = False
+        esl.sock.close()
+        gevent.killall([esl._receive_events_greenlet, esl._process_events_greenlet], timeout=1)
+
+
+def test_fixed_a_variable_stays_a_value_from_the_simulator(sim: Simulator, fs: ESLClient) -> None:
+    seen: list[Event] = []
+    fs.on("*", seen.append)
+    fs.subscribe("ALL")
+    _inject_evil(sim)
+    assert _wait(lambda: seen, 2)
+    assert (seen[0].name, seen[0].unique_id) == ("CHANNEL_PARK", "u1")
+    assert seen[0].variables["note"] == EVIL
+    assert seen[0]["Unique-ID"] == "u1"
+
+
 # -- (c) stall ----------------------------------------------------------------------------
 
 
@@ -176,6 +223,34 @@ def test_fixed_e_truncated_frame(sim: Simulator, fs: ESLClient) -> None:
     assert conn.wait_closed(1)
     assert isinstance(conn.close_reason, TruncatedFrameError)
     assert _wait(lambda: fs.connected and fs.connection is not conn)
+
+
+def _spin_against_simulator(which: str) -> dict[str, object]:
+    # The simulator runs in a child process too: a spinning reader in the test process
+    # would starve the gevent hub that serves it.
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tests.esl.sim_child", "truncate"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None
+        port = int(child.stdout.readline())
+        return spin_report(which, port)
+    finally:
+        child.kill()
+        child.wait(timeout=5)
+
+
+def test_upstream_e_simulator_truncated_frame_spins_the_cpu() -> None:
+    assert float(_spin_against_simulator("upstream")["busy"]) > 0.5  # type: ignore[arg-type]
+
+
+def test_fixed_e_simulator_truncated_frame_ends_the_connection() -> None:
+    report = _spin_against_simulator("ours")
+    assert float(report["busy"]) < 0.2  # type: ignore[arg-type]
+    assert report["reason"] == "TruncatedFrameError"
 
 
 def test_garbage_resets_the_connection(sim: Simulator, fs: ESLClient) -> None:

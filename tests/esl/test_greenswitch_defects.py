@@ -216,7 +216,7 @@ _SPIN_SCRIPT = textwrap.dedent(
     logging.disable(logging.CRITICAL)
     warnings.simplefilter("ignore")
     srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen(1)
-    port = srv.getsockname()[1]
+    port = int(sys.argv[2]) if len(sys.argv) > 2 else srv.getsockname()[1]
     def serve():
         c, _ = srv.accept()
         c.sendall(b"Content-Type: auth/request\\n\\n")
@@ -225,12 +225,15 @@ _SPIN_SCRIPT = textwrap.dedent(
         time.sleep(0.1)
         c.sendall(b"Content-Length: 500\\nContent-Type: text/event-plain\\n\\nEvent-Name: X\\n")
         c.close()
-    threading.Thread(target=serve, daemon=True).start()
+    if len(sys.argv) < 3:  # else: a server elsewhere sends the truncated frame
+        threading.Thread(target=serve, daemon=True).start()
+    esl = None
     def watchdog():
         time.sleep(0.4)
         cpu, wall = time.process_time(), time.monotonic()
         time.sleep(0.6)
-        out = {"busy": (time.process_time() - cpu) / (time.monotonic() - wall)}
+        out = {"busy": (time.process_time() - cpu) / (time.monotonic() - wall),
+               "reason": type(getattr(esl, "close_reason", None)).__name__}
         print(json.dumps(out), flush=True)
         os._exit(0)
     threading.Thread(target=watchdog, daemon=True).start()
@@ -248,15 +251,25 @@ _SPIN_SCRIPT = textwrap.dedent(
 )
 
 
-def _busy(which: str) -> float:
+def spin_report(which: str, port: int | None = None) -> dict[str, object]:
+    """Run a ``which`` ("upstream" or "ours") client in a child process whose server sends a
+    truncated frame then EOF: its own embedded one, or the one listening on ``port``. Returns
+    ``{"busy": CPU share of that process 0.4-1.0 s after connecting, "reason": close reason}``.
+    """
+    args = [which] if port is None else [which, str(port)]
     done = subprocess.run(
-        [sys.executable, "-c", _SPIN_SCRIPT, which],
+        [sys.executable, "-c", _SPIN_SCRIPT, *args],
         capture_output=True,
         text=True,
         timeout=20,
         check=True,
     )
-    return float(json.loads(done.stdout.strip().splitlines()[-1])["busy"])
+    report: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+    return report
+
+
+def _busy(which: str) -> float:
+    return float(spin_report(which)["busy"])  # type: ignore[arg-type]
 
 
 def test_upstream_e_truncated_frame_spins_the_cpu() -> None:
