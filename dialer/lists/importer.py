@@ -187,10 +187,12 @@ class _Importer:
         if self.tz_index is not None:
             zones = self._explicit_zones(chunk.columns[self.tz_index].filter(keep), zones)
         self.writer.write(
-            e164.filter(keep),
-            zones,
-            fields_json(self.field_names, columns, count),
-            chunk.lines[accepted],
+            store.AcceptedRows(
+                e164.filter(keep),
+                zones,
+                fields_json(self.field_names, columns, count),
+                chunk.lines[accepted],
+            )
         )
         self.counts["accepted"] += count
 

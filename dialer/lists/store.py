@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from types import TracebackType
 
 import numpy as np
@@ -119,6 +120,19 @@ class _ZoneLiterals:
         return self._array.take(pa.array(ids))
 
 
+@dataclass(frozen=True)
+class AcceptedRows:
+    """One batch of accepted recipients, column-wise."""
+
+    e164: pa.Array
+    zone_ids: npt.NDArray[np.int32]
+    fields: pa.Array
+    lines: npt.NDArray[np.int64]
+
+    def __len__(self) -> int:
+        return len(self.e164)
+
+
 class RecipientWriter:
     """Writes accepted recipients in the caller's transaction; use as a context manager."""
 
@@ -148,61 +162,43 @@ class RecipientWriter:
         if self._stream is not None:
             self._stream.__exit__(exc_type, exc, tb)
 
-    def write(
-        self,
-        e164: pa.Array,
-        zone_ids: npt.NDArray[np.int32],
-        fields: pa.Array,
-        lines: npt.NDArray[np.int64],
-    ) -> None:
-        if len(e164) == 0:
+    def write(self, rows: AcceptedRows) -> None:
+        if len(rows) == 0:
             return
         if self._stream is not None:
-            self._stream.write(self._csv(e164, zone_ids, fields, lines))
+            self._stream.write(self._csv(rows))
         else:
-            self._insert(e164, zone_ids, fields, lines)
-        self.written += len(e164)
+            self._insert(rows)
+        self.written += len(rows)
 
-    def _csv(
-        self,
-        e164: pa.Array,
-        zone_ids: npt.NDArray[np.int32],
-        fields: pa.Array,
-        lines: npt.NDArray[np.int64],
-    ) -> bytes:
+    def _csv(self, rows: AcceptedRows) -> bytes:
         table = pa.table(
             {
-                "list_id": pa.array(np.full(len(e164), self._list_id, dtype=np.int64)),
-                "phone_e164": e164,
-                "timezones": self._zones.take(zone_ids),
-                "fields": fields,
-                "row_no": pa.array(lines),
+                "list_id": pa.array(np.full(len(rows), self._list_id, dtype=np.int64)),
+                "phone_e164": rows.e164,
+                "timezones": self._zones.take(rows.zone_ids),
+                "fields": rows.fields,
+                "row_no": pa.array(rows.lines),
             }
         )
         buffer = io.BytesIO()
         pacsv.write_csv(table, buffer, pacsv.WriteOptions(include_header=False))
         return buffer.getvalue()
 
-    def _insert(
-        self,
-        e164: pa.Array,
-        zone_ids: npt.NDArray[np.int32],
-        fields: pa.Array,
-        lines: npt.NDArray[np.int64],
-    ) -> None:
+    def _insert(self, rows: AcceptedRows) -> None:
         zones = [json.dumps(list(ZONE_SETS.zones(i))) for i in range(len(ZONE_SETS))]
-        rows = [
+        values = [
             (self._list_id, number, zones[zone], document, line)
             for number, zone, document, line in zip(
-                e164.to_pylist(),
-                zone_ids.tolist(),
-                fields.to_pylist(),
-                lines.tolist(),
+                rows.e164.to_pylist(),
+                rows.zone_ids.tolist(),
+                rows.fields.to_pylist(),
+                rows.lines.tolist(),
                 strict=True,
             )
         ]
         self._conn.exec_driver_sql(
             "INSERT INTO recipients (list_id, phone_e164, timezones, fields, row_no) "
             "VALUES (?, ?, ?, ?, ?)",
-            rows,
+            values,
         )
