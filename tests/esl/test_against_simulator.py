@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import gevent
 import pytest
@@ -30,17 +30,9 @@ from dialer.esl import (
 )
 from dialer.simulator import Simulator
 from tests.esl.test_greenswitch_defects import EVIL, spin_report
+from tests.esl.waiting import wait_until
 
 LOOPBACK = DialTemplate("loopback/{number}/{context}", {"context": "default"})
-
-
-def _wait(predicate: Callable[[], object], timeout: float = 3.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        gevent.sleep(0.005)
-    return False
 
 
 @pytest.fixture
@@ -84,7 +76,7 @@ def test_originate_completes_with_the_attempt_id(sim: Simulator, fs: ESLClient) 
     result = fs.originate(request).result(timeout=5)
     assert result.ok
     assert result.value == attempt
-    assert _wait(lambda: any(e.unique_id == attempt for e in answers))
+    assert wait_until(lambda: any(e.unique_id == attempt for e in answers))
     originates = [f for f in sim.ledger if f["event"] == "originate"]
     assert [f["attempt_id"] for f in originates] == [attempt]
 
@@ -130,7 +122,7 @@ def test_upstream_a_injection_from_the_simulator(sim: Simulator) -> None:
         with gevent.Timeout(2):
             esl.send("event plain ALL")
         _inject_evil(sim)
-        assert _wait(lambda: seen, 2)
+        assert wait_until(lambda: seen, 2)
         assert seen[0].headers["Unique-ID"] == "someone-else"  # injected by the value
         assert seen[0].headers["Event-Name"] == "CHANNEL_HANGUP"
     finally:
@@ -144,7 +136,7 @@ def test_fixed_a_variable_stays_a_value_from_the_simulator(sim: Simulator, fs: E
     fs.on("*", seen.append)
     fs.subscribe("ALL")
     _inject_evil(sim)
-    assert _wait(lambda: seen, 2)
+    assert wait_until(lambda: seen, 2)
     assert (seen[0].name, seen[0].unique_id) == ("CHANNEL_PARK", "u1")
     assert seen[0].variables["note"] == EVIL
     assert seen[0]["Unique-ID"] == "u1"
@@ -183,7 +175,7 @@ def test_upstream_d_drop_is_silent(sim: Simulator) -> None:
     disconnects: list[object] = []
     esl.register_handle("DISCONNECT", disconnects.append)
     sim.faults.drop_connections()
-    assert _wait(lambda: esl._receive_events_greenlet.dead, 1)
+    assert wait_until(lambda: esl._receive_events_greenlet.dead, 1)
     gevent.sleep(0.2)
     assert disconnects == []
     with pytest.raises(NotConnectedError):  # (f): and it never reconnects
@@ -202,15 +194,15 @@ def test_fixed_d_f_drop_fails_jobs_reports_and_reconnects(sim: Simulator, fs: ES
     sim.faults.drop_connections()
     with pytest.raises(ConnectionLostError):
         job.result(timeout=1)
-    assert _wait(lambda: disconnects)
+    assert wait_until(lambda: disconnects)
     sim.faults.clear()
-    assert _wait(lambda: fs.connected and fs.connection is not conn)
+    assert wait_until(lambda: fs.connected and fs.connection is not conn)
     assert fs.connects == 2
     answers: list[Event] = []
     fs.on("CHANNEL_ANSWER", answers.append)
     attempt, job2 = _originate(fs)
     assert job2.result(timeout=5).ok
-    assert _wait(lambda: any(e.unique_id == attempt for e in answers))  # resubscribed
+    assert wait_until(lambda: any(e.unique_id == attempt for e in answers))  # resubscribed
 
 
 # -- (e) truncated frame, garbage ----------------------------------------------------------
@@ -222,7 +214,7 @@ def test_fixed_e_truncated_frame(sim: Simulator, fs: ESLClient) -> None:
     sim.faults.send_truncated_frame()
     assert conn.wait_closed(1)
     assert isinstance(conn.close_reason, TruncatedFrameError)
-    assert _wait(lambda: fs.connected and fs.connection is not conn)
+    assert wait_until(lambda: fs.connected and fs.connection is not conn)
 
 
 def _spin_against_simulator(which: str) -> dict[str, object]:
@@ -258,7 +250,7 @@ def test_garbage_resets_the_connection(sim: Simulator, fs: ESLClient) -> None:
     assert conn is not None
     sim.faults.send_garbage(b"\x00\x01garbage without a colon\n\n")
     assert conn.wait_closed(1)
-    assert _wait(lambda: fs.connected and fs.connection is not conn)
+    assert wait_until(lambda: fs.connected and fs.connection is not conn)
     assert "is ready" in fs.api("status")
 
 

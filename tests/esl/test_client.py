@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 import time
 import uuid
-from collections.abc import Callable
 
 import gevent
 import gevent.pool
@@ -26,16 +25,8 @@ from dialer.esl import (
 )
 from dialer.esl.commands import serialize
 from tests.esl.fakeserver import FakeFreeSWITCH
+from tests.esl.waiting import wait_until
 from tests.support import transcripts
-
-
-def _wait(predicate: Callable[[], object], timeout: float = 2.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        gevent.sleep(0.005)
-    return False
 
 
 def test_api_returns_the_body(client: ESLClient) -> None:
@@ -94,13 +85,13 @@ def test_job_fails_when_the_connection_is_lost(fake: FakeFreeSWITCH, client: ESL
     fake.drop_connections()
     with pytest.raises(ConnectionLostError):
         job.result(timeout=1)
-    assert _wait(lambda: done == [job])
+    assert wait_until(lambda: done == [job])
     assert isinstance(job.exception(), ConnectionLostError)
 
 
 def test_commands_while_down_fail_fast(fake: FakeFreeSWITCH, client: ESLClient) -> None:
     fake.stop()
-    assert _wait(lambda: not client.connected)
+    assert wait_until(lambda: not client.connected)
     with pytest.raises(NotConnectedError):
         client.api("status")
 
@@ -148,7 +139,7 @@ def test_events_reach_handlers_by_name_subclass_and_star(
         fake.event_pairs("CUSTOM", ("Event-Subclass", "dialer::amd"), ("amd_result", "HUMAN"))
     )
     fake.emit(fake.event_pairs("CHANNEL_HANGUP", ("Unique-ID", "u1")))  # not subscribed
-    assert _wait(lambda: len(got["all"]) == 2)
+    assert wait_until(lambda: len(got["all"]) == 2)
     gevent.sleep(0.05)
     assert [e.unique_id for e in got["answer"]] == ["u1"]
     assert [e["amd_result"] for e in got["amd"]] == ["HUMAN"]
@@ -168,7 +159,7 @@ def test_a_failing_handler_does_not_stop_the_others(
     client.subscribe("HEARTBEAT")
     for _ in range(2):
         fake.emit(fake.event_pairs("HEARTBEAT"))
-    assert _wait(lambda: len(seen) == 2)
+    assert wait_until(lambda: len(seen) == 2)
 
 
 def test_a_handler_may_call_api(fake: FakeFreeSWITCH, client: ESLClient) -> None:
@@ -176,7 +167,7 @@ def test_a_handler_may_call_api(fake: FakeFreeSWITCH, client: ESLClient) -> None
     client.on("CHANNEL_PARK", lambda event: answers.append(client.api("status")))
     client.subscribe("CHANNEL_PARK")
     fake.emit(fake.event_pairs("CHANNEL_PARK"))
-    assert _wait(lambda: answers)
+    assert wait_until(lambda: answers)
     assert "session(s)" in answers[0]
 
 
@@ -189,7 +180,7 @@ def test_json_event_format(fake: FakeFreeSWITCH) -> None:
         client.subscribe("CHANNEL_ANSWER")
         assert fake.live()[0].fmt == "json"
         fake.emit(fake.event_pairs("CHANNEL_ANSWER", ("variable_v", "50%41off")))
-        assert _wait(lambda: seen)
+        assert wait_until(lambda: seen)
         assert seen[0].variables["v"] == "50%41off"  # json is not lossy
         assert client.bgapi("status").result(timeout=2).body.startswith("UP ")
     finally:
@@ -220,7 +211,7 @@ def test_garbage_from_the_server_resets_the_connection(
     fake.send_garbage(b"\x00\xffnot esl at all\n\n")
     assert first.wait_closed(1)
     assert "not a header line" in str(first.close_reason)
-    assert _wait(lambda: client.connected and client.connection is not first, 3)
+    assert wait_until(lambda: client.connected and client.connection is not first, 3)
 
 
 def test_delayed_events_still_complete_jobs(fake: FakeFreeSWITCH, client: ESLClient) -> None:
@@ -271,7 +262,7 @@ def test_replayed_capture_stream_is_delivered_in_order(fake: FakeFreeSWITCH) -> 
             fake.send_raw(stream[pos : pos + step])
             pos += step
             gevent.sleep(0)
-        assert _wait(lambda: len(seen) == len(events), 5)
+        assert wait_until(lambda: len(seen) == len(events), 5)
         expected = [parse_event(f).sequence for f in FrameParser().feed(stream)]
         assert [e.sequence for e in seen] == expected  # capture order (not sorted: see 02)
         assert {e.name for e in seen} >= {"CHANNEL_ANSWER", "DTMF", "BACKGROUND_JOB", "CUSTOM"}

@@ -31,6 +31,7 @@ from dialer.esl import (
     Event,
 )
 from tests.esl.fakeserver import FakeFreeSWITCH
+from tests.esl.waiting import wait_until
 
 EVIL = "x\nEvent-Name: CHANNEL_HANGUP\nUnique-ID: someone-else"
 
@@ -50,15 +51,6 @@ def upstream(fake: FakeFreeSWITCH) -> Iterator[InboundESL]:
     )
 
 
-def _wait(predicate: object, timeout: float = 2.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return True
-        gevent.sleep(0.005)
-    return False
-
-
 # -- (a) header injection through an encoded newline --------------------------------------
 
 
@@ -73,7 +65,7 @@ def test_upstream_a_injection_over_the_wire(fake: FakeFreeSWITCH, upstream: Inbo
     with gevent.Timeout(2):
         upstream.send("event plain ALL")
     fake.emit(fake.event_pairs("CHANNEL_PARK", ("Unique-ID", "u1"), ("variable_note", EVIL)))
-    assert _wait(lambda: seen)
+    assert wait_until(lambda: seen)
     assert seen[0].headers["Unique-ID"] == "someone-else"  # injected
     assert seen[0].headers["Event-Name"] == "CHANNEL_HANGUP"
 
@@ -83,7 +75,7 @@ def test_fixed_a_variable_stays_a_value(fake: FakeFreeSWITCH, client: ESLClient)
     client.on("*", seen.append)
     client.subscribe("ALL")
     fake.emit(fake.event_pairs("CHANNEL_PARK", ("Unique-ID", "u1"), ("variable_note", EVIL)))
-    assert _wait(lambda: seen)
+    assert wait_until(lambda: seen)
     assert seen[0].name == "CHANNEL_PARK"
     assert seen[0].unique_id == "u1"
     assert seen[0].variables["note"] == EVIL
@@ -100,7 +92,7 @@ def test_upstream_b_body_glued_to_content_length(
     with gevent.Timeout(2):
         upstream.send("event plain BACKGROUND_JOB")
         upstream.send("bgapi status")
-    assert _wait(lambda: jobs)
+    assert wait_until(lambda: jobs)
     assert "session(s) max" in jobs[0].headers["Content-Length"]  # the body, inside a header
     assert not hasattr(jobs[0], "data")
 
@@ -173,7 +165,7 @@ def test_upstream_d_abrupt_close_is_silent(fake: FakeFreeSWITCH, upstream: Inbou
     waiter = gevent.spawn(upstream.send, "api status")
     gevent.sleep(0.05)
     fake.drop_connections()
-    assert _wait(lambda: upstream._receive_events_greenlet.dead, 1)
+    assert wait_until(lambda: upstream._receive_events_greenlet.dead, 1)
     gevent.sleep(0.2)
     assert disconnects == []  # the DISCONNECT handler never ran
     assert not waiter.ready()  # and the pending command waits forever
@@ -191,7 +183,7 @@ def test_fixed_d_close_is_reported(fake: FakeFreeSWITCH, client: ESLClient) -> N
     fake.drop_connections()
     with gevent.Timeout(1), pytest.raises(ConnectionLostError):
         waiter.get()
-    assert _wait(lambda: disconnects, 1)
+    assert wait_until(lambda: disconnects, 1)
     assert len(disconnects) == 1
     assert disconnects[0]["Content-Type"] == "text/disconnect-notice"
     assert "closed" in disconnects[0]["Disconnect-Reason"]
@@ -204,7 +196,7 @@ def test_fixed_d_server_goodbye_is_passed_to_disconnect_handlers(fake: FakeFreeS
     conn.register_handle(DISCONNECT, notices.append)
     conn.send("exit")
     assert conn.wait_closed(1)
-    assert _wait(lambda: notices, 1)
+    assert wait_until(lambda: notices, 1)
     assert notices[0].body.startswith("Disconnected, goodbye.")
 
 
@@ -294,7 +286,7 @@ def test_fixed_e_truncated_frame_reason(fake: FakeFreeSWITCH, client: ESLClient)
 
 def test_upstream_f_stays_down(fake: FakeFreeSWITCH, upstream: InboundESL) -> None:
     fake.drop_connections()
-    assert _wait(lambda: not upstream.connected, 1)
+    assert wait_until(lambda: not upstream.connected, 1)
     gevent.sleep(0.2)
     with pytest.raises(NotConnectedError):
         upstream.send("api status")
@@ -315,7 +307,7 @@ def test_fixed_f_reconnects_resubscribes_and_reports(fake: FakeFreeSWITCH) -> No
         client.on("CHANNEL_ANSWER", seen.append)
 
         fake.drop_connections()
-        assert _wait(lambda: len(fake.live()) == 1 and client.connected, 3)
+        assert wait_until(lambda: len(fake.live()) == 1 and client.connected, 3)
         assert states == [
             ConnectionState.CONNECTING,
             ConnectionState.CONNECTED,
@@ -328,7 +320,7 @@ def test_fixed_f_reconnects_resubscribes_and_reports(fake: FakeFreeSWITCH) -> No
         assert replayed[1] == b"event plain BACKGROUND_JOB CHANNEL_ANSWER CUSTOM dialer::amd"
         assert set(replayed[2:]) == {b"filter Unique-ID u1", b"filter Event-Name BACKGROUND_JOB"}
         fake.emit(fake.event_pairs("CHANNEL_ANSWER", ("Unique-ID", "u1")))
-        assert _wait(lambda: seen)
+        assert wait_until(lambda: seen)
         assert client.bgapi("status").result(timeout=2).ok is False  # status text, not +OK
     finally:
         client.close()
@@ -348,7 +340,7 @@ def test_fixed_f_keeps_retrying_with_backoff_while_the_node_is_down() -> None:
     )
     client.start()
     try:
-        assert _wait(lambda: len(errors) >= 3, 2)
+        assert wait_until(lambda: len(errors) >= 3, 2)
         assert all(isinstance(e, ConnectError) for e in errors)
         assert not client.connected
     finally:
