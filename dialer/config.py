@@ -34,7 +34,12 @@ class Settings(BaseSettings):
     )
     redis_url: str | None = Field(default=None, description="Redis URL; unset means in-process.")
     default_region: str = Field(default="US", description="Region for numbers without +CC.")
-    import_chunk_rows: int = Field(default=65_536, ge=1, le=10_000_000)
+    import_block_mib: int = Field(
+        default=16,
+        ge=1,
+        le=1024,
+        description="MiB the CSV parser reads at a time; also the largest record it accepts.",
+    )
     import_reject_types: tuple[str, ...] = Field(
         default=("premium_rate",),
         description="Phone number types rejected at import as unsupported_type.",

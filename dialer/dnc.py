@@ -14,10 +14,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from dialer.db.models import Base
-from dialer.lists.errors import ListImportError
 from dialer.lists.headers import find_phone_column, normalise_headers
 from dialer.lists.reader import read_chunks
-from dialer.lists.source import header_row, inspect
+from dialer.lists.source import open_csv
 from dialer.lists.store import numbers_on_dnc
 from dialer.phone import normalise_column
 from dialer.phone.reference import classify
@@ -107,8 +106,7 @@ def import_file(
     phone_column: str | None = None,
 ) -> DncImportResult:
     """Add every valid number of a CSV file (same reader and detection as list import)."""
-    file = inspect(Path(path))
-    header = header_row(file)
+    file, header = open_csv(Path(path))
     phone_index = find_phone_column(normalise_headers(header), header, phone_column)
     rows = added = invalid = 0
     with engine.begin() as conn:
@@ -132,7 +130,6 @@ def import_file(
 __all__ = [
     "DncError",
     "DncImportResult",
-    "ListImportError",
     "add",
     "check",
     "import_file",

@@ -50,6 +50,7 @@ def import_command(
         phone_column=phone_column,
         timezone_column=timezone_column,
         rejects_path=rejects,
+        block_size=settings.import_block_mib << 20,
         reject_types=frozenset(
             t.strip().lower() for t in (reject_type or settings.import_reject_types)
         ),

@@ -29,10 +29,10 @@ from dialer.lists import store
 from dialer.lists.errors import ListImportError
 from dialer.lists.fields import fields_json
 from dialer.lists.headers import find_phone_column, find_timezone_column, normalise_headers
-from dialer.lists.reader import Chunk, read_chunks
+from dialer.lists.reader import BLOCK_SIZE, Chunk, read_chunks
 from dialer.lists.reasons import DNC, DUPLICATE_IN_FILE, DUPLICATE_IN_LIST, MALFORMED_ROW
 from dialer.lists.rejects import RejectsFile
-from dialer.lists.source import Source, header_row, inspect, unterminated_quote_line
+from dialer.lists.source import Source, open_csv
 from dialer.phone import ZONE_SETS, normalise_column
 from dialer.phone.reference import KNOWN_TYPE_NAMES, region_is_known
 
@@ -48,6 +48,8 @@ class ImportOptions:
     timezone_column: str | None = None
     rejects_path: Path | None = None
     reject_types: frozenset[str] = frozenset({"premium_rate"})
+    #: Bytes the CSV parser reads at a time; also the largest single record it accepts.
+    block_size: int = BLOCK_SIZE
 
 
 @dataclass
@@ -109,8 +111,6 @@ class _Importer:
         conn: Connection,
         lookup: Connection,
         list_id: int,
-        source: Source,
-        header: list[str],
         names: list[str],
         phone_index: int,
         tz_index: int | None,
@@ -120,7 +120,6 @@ class _Importer:
         self.conn = conn
         self.lookup = lookup
         self.list_id = list_id
-        self.header = header
         self.phone_index = phone_index
         self.tz_index = tz_index
         self.options = options
@@ -239,16 +238,10 @@ def import_list(
     started = time.perf_counter()
     path = Path(path)
     _validate(options)
-    source = inspect(path)
-    header = header_row(source)
+    source, header = open_csv(path)
     names = normalise_headers(header)
     phone_index = find_phone_column(names, header, options.phone_column)
     tz_index = find_timezone_column(names, header, options.timezone_column)
-    if source.odd_quotes and (line := unterminated_quote_line(source)) is not None:
-        raise ListImportError(
-            f"{path}: line {line}: a quoted field is never closed (unbalanced double quote), "
-            "so every row after it would be read as part of that field"
-        )
 
     rejects = RejectsFile(options.rejects_path, header) if options.rejects_path else None
     try:
@@ -260,8 +253,6 @@ def import_list(
                 conn,
                 lookup,
                 list_id,
-                source,
-                header,
                 names,
                 phone_index,
                 tz_index,
@@ -270,7 +261,7 @@ def import_list(
             )
             on_bytes = (lambda done: progress(done, source.size)) if progress else None
             with importer.writer:
-                for chunk in read_chunks(source, header, on_bytes):
+                for chunk in read_chunks(source, header, on_bytes, options.block_size):
                     importer.process(chunk)
             if importer.rows == 0:
                 raise ListImportError(f"{path}: the file has a header but no data rows")

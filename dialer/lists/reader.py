@@ -129,12 +129,15 @@ def _string_options(names: list[str]) -> pacsv.ConvertOptions:
 
 
 def read_chunks(
-    source: Source, header: list[str], progress: ProgressCallback | None = None
+    source: Source,
+    header: list[str],
+    progress: ProgressCallback | None = None,
+    block_size: int = BLOCK_SIZE,
 ) -> Iterator[Chunk]:
     header_span = 1 + sum(cell.count("\n") for cell in header)
     numbering = _Numbering(source, header_span)
     read_options = pacsv.ReadOptions(
-        encoding=source.encoding, block_size=BLOCK_SIZE, use_threads=False
+        encoding=source.encoding, block_size=block_size, use_threads=False
     )
     parse_options = pacsv.ParseOptions(
         delimiter=source.delimiter,
@@ -173,9 +176,8 @@ def read_chunks(
                     [pa.array([], pa.string()) for _ in names], np.zeros(0, np.int64), malformed
                 )
     except pa.ArrowInvalid as exc:
-        raise ListImportError(
-            f"{source.path}: cannot parse the CSV: {_arrow_message(exc)}"
-        ) from None
+        message = _arrow_message(exc, block_size)
+        raise ListImportError(f"{source.path}: cannot parse the CSV: {message}") from None
 
 
 def _arrow_header(
@@ -204,8 +206,11 @@ def _record_spans(columns: list[pa.Array], rows: int) -> npt.NDArray[np.int64]:
     return spans
 
 
-def _arrow_message(exc: Exception) -> str:
+def _arrow_message(exc: Exception, block_size: int) -> str:
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if "straddling" in message or "block size" in message:
-        message += f" (a single record is larger than {BLOCK_SIZE >> 20} MiB)"
+        message += (
+            f" (a single record is larger than {block_size >> 20} MiB; "
+            "raise DIALER_IMPORT_BLOCK_MIB)"
+        )
     return message

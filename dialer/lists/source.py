@@ -234,3 +234,19 @@ def unterminated_quote_line(source: Source) -> int | None:
                     in_quotes, opened_at = True, number
                 index += 1
     return opened_at if in_quotes else None
+
+
+def open_csv(path: Path) -> tuple[Source, list[str]]:
+    """Inspect a CSV file and read its header, refusing what no parser should guess at.
+
+    Every reader of uploaded CSVs (list import, DNC import) starts here, so the same fatal
+    checks apply to all of them.
+    """
+    source = inspect(path)
+    header = header_row(source)
+    if source.odd_quotes and (line := unterminated_quote_line(source)) is not None:
+        raise ListImportError(
+            f"{path}: line {line}: a quoted field is never closed (unbalanced double quote), "
+            "so every row after it would be read as part of that field"
+        )
+    return source, header

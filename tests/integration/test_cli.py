@@ -54,7 +54,7 @@ def test_rejects_option_writes_the_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"DIALER_IMPORT_CHUNK_ROWS": "lots"}, "invalid configuration: DIALER_IMPORT_CHUNK_ROWS"),
+        ({"DIALER_IMPORT_BLOCK_MIB": "lots"}, "invalid configuration: DIALER_IMPORT_BLOCK_MIB"),
         ({"DIALER_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"}, "cannot open database"),
         ({"DIALER_DATABASE_URL": "not a url"}, "cannot open database"),
     ],

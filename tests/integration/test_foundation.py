@@ -32,10 +32,10 @@ def test_embedded_default_is_a_sqlite_file(tmp_path: Path) -> None:
 
 
 def test_broken_setting_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DIALER_IMPORT_CHUNK_ROWS", "-5")
+    monkeypatch.setenv("DIALER_IMPORT_BLOCK_MIB", "-5")
     get_settings.cache_clear()
     try:
-        with pytest.raises(ConfigError, match="DIALER_IMPORT_CHUNK_ROWS"):
+        with pytest.raises(ConfigError, match="DIALER_IMPORT_BLOCK_MIB"):
             get_settings()
     finally:
         get_settings.cache_clear()

@@ -314,3 +314,23 @@ def test_concurrent_imports_into_one_list_never_double_a_number(pg_engine: Engin
     assert errors == []
     assert sorted(r.accepted for r in results) == [0, 1]  # +14155552671 came with bom.csv
     assert sorted(r["phone_e164"] for r in stored(pg_engine)) == ["+12125550100", "+14155552671"]
+
+
+def test_dnc_import_refuses_what_list_import_refuses(engine: Engine) -> None:
+    with pytest.raises(ListImportError, match="line 3: a quoted field is never closed"):
+        dnc.import_file(engine, CORPUS / "unterminated_quote.csv")
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM dnc_numbers")).scalar_one() == 0
+
+
+def test_record_larger_than_a_block_is_fatal_until_the_block_grows(
+    engine: Engine, tmp_path: Path
+) -> None:
+    path = tmp_path / "big.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows([["Phone", "Notes"], ["+14155552671", "x" * (3 << 20)]])
+    with pytest.raises(ListImportError, match="larger than 1 MiB; raise DIALER_IMPORT_BLOCK_MIB"):
+        import_list(engine, path, ImportOptions(name="big", block_size=1 << 20))
+    assert list_count(engine) == 0
+    result = import_list(engine, path, ImportOptions(name="big", block_size=4 << 20))
+    assert result.accepted == 1
