@@ -1,6 +1,6 @@
 """A FreeSWITCH stand-in speaking the Event Socket protocol byte for byte like 1.10.12.
 
-See DESIGN §8 and ``shared/fixtures/freeswitch/README.md`` (the reference it is tested
+See DESIGN §8 and ``tests/data/freeswitch/README.md`` (the reference it is tested
 against).
 """
 

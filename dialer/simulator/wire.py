@@ -1,7 +1,7 @@
 """Server-side Event Socket wire encoding, byte-compatible with FreeSWITCH 1.10.12.
 
 The simulator keeps its own encoder (it must not depend on the client adapter): every frame
-shape here was copied from the captures in ``shared/fixtures/freeswitch``.
+shape here was copied from the captures in ``tests/data/freeswitch``.
 """
 
 from __future__ import annotations

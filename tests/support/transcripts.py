@@ -1,4 +1,4 @@
-"""Reader for the captured FreeSWITCH ESL transcripts in ``shared/fixtures/freeswitch``.
+"""Reader for the captured FreeSWITCH ESL transcripts in ``tests/data/freeswitch``.
 
 Format (see the fixtures' README): marker lines ``>>> SEND conn=C t=T len=N`` /
 ``<<< RECV conn=C t=T len=N`` each followed by exactly N bytes and one extra ``\\n``;
@@ -7,7 +7,6 @@ Format (see the fixtures' README): marker lines ``>>> SEND conn=C t=T len=N`` /
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,19 +16,8 @@ _EOF = re.compile(rb"^### EOF conn=(\d+) t=([0-9.]+)$")
 
 
 def fixtures_dir() -> Path:
-    """``shared/fixtures/freeswitch``, found beside the checkout (CI puts shared/ there)."""
-    env = os.environ.get("DIALER_FIXTURES_DIR")
-    if env:
-        return Path(env)
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        candidate = parent / "shared" / "fixtures" / "freeswitch"
-        if candidate.is_dir():
-            return candidate
-        sibling = parent.parent / "shared" / "fixtures" / "freeswitch"
-        if sibling.is_dir():
-            return sibling
-    raise FileNotFoundError("shared/fixtures/freeswitch not found; set DIALER_FIXTURES_DIR")
+    """``tests/data/freeswitch``: the captures the tests use, kept in the repository."""
+    return Path(__file__).resolve().parent.parent / "data" / "freeswitch"
 
 
 @dataclass(frozen=True)
