@@ -93,17 +93,47 @@ def _from_json(text: str) -> list[dict[str, Any]]:
     except ValueError as exc:
         raise NodeConfigError(f"node list is not valid JSON: {exc}") from None
     if isinstance(data, dict):  # {"fs1": {...}, "fs2": {...}}
-        data = [{"name": name, **(spec or {})} for name, spec in data.items()]
-    if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
-        raise NodeConfigError("node list JSON must be a list of objects or an object of objects")
+        return [_named_spec(name, spec) for name, spec in data.items()]
+    if not isinstance(data, list):
+        raise NodeConfigError(
+            f"node list JSON must be a list of objects or an object of objects, not {_kind(data)}"
+        )
+    for index, item in enumerate(data):
+        if not isinstance(item, dict):
+            raise NodeConfigError(
+                f"FreeSWITCH node #{index + 1}: expected an object, got {_kind(item)}"
+            )
     return data
+
+
+def _named_spec(name: str, spec: object) -> dict[str, Any]:
+    if not isinstance(spec, dict):
+        raise NodeConfigError(f"FreeSWITCH node {name}: expected an object, got {_kind(spec)}")
+    if "name" in spec and spec["name"] != name:
+        raise NodeConfigError(
+            f"FreeSWITCH node {name}: its key and its name {spec['name']!r} differ"
+        )
+    return {**spec, "name": name}
+
+
+def _kind(value: object) -> str:
+    """A JSON type name for messages (never the value: it may be a password)."""
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}
+    if value is None:
+        return "null"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return "a number"
+    return names.get(type(value), type(value).__name__)
 
 
 def _from_url(entry: str) -> dict[str, Any]:
     name, eq, url = entry.partition("=")
     if not eq or "://" not in url:
         raise NodeConfigError(f"expected name=esl://host[:port], got {entry!r}")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # e.g. an unclosed IPv6 bracket
+        raise NodeConfigError(f"node {name}: {exc}") from None
     if parts.scheme != "esl" or not parts.hostname:
         raise NodeConfigError(f"node {name}: expected esl://host[:port], got {url!r}")
     try:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dialer.config import ConfigError, Settings, get_settings
-from dialer.fs_nodes import NodeConfig
+from dialer.fs_nodes import NodeConfig, NodeConfigError, parse_nodes
 
 
 @pytest.fixture(autouse=True)
@@ -59,8 +62,16 @@ def test_json_nodes(monkeypatch: pytest.MonkeyPatch) -> None:
         ("fs1=esl://h:0", "port"),
         ("fs1=esl://h?foo=1", "unknown option"),
         ("a=esl://h1, a=esl://h2", "duplicate"),
-        ("[1, 2]", "list of objects"),
+        ("[1, 2]", "node #1: expected an object, got a number"),
+        ("7", "expected name=esl://"),
         ("[{", "not valid JSON"),
+        ('{"fs1": 5}', "node fs1: expected an object, got a number"),
+        ('{"fs1": null}', "node fs1: expected an object, got null"),
+        ('{"fs1": "esl://h"}', "node fs1: expected an object, got a string"),
+        ('[{"name": "a", "host": "h"}, 7]', "node #2: expected an object"),
+        ('{"a": {"name": "b", "host": "h"}}', "its key and its name 'b' differ"),
+        ('"fs1"', "expected name=esl://"),
+        ("fs1=esl://[::1", "node fs1: Invalid IPv6 URL"),
         ("", "no FreeSWITCH node"),
         ("   ", "no FreeSWITCH node"),
     ],
@@ -73,6 +84,27 @@ def test_bad_value_is_a_config_error(
         get_settings()
     assert reason in str(caught.value)
     assert "Value error" not in str(caught.value)
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=_json.map(json.dumps) | st.text(max_size=40))
+def test_any_value_is_nodes_or_a_clear_error(value: str) -> None:
+    """Whatever the variable holds, parsing gives nodes or a NodeConfigError, never a crash."""
+    try:
+        nodes = parse_nodes(value)
+    except NodeConfigError as exc:
+        nodes, problem = [], str(exc)
+        assert problem.strip(), "an error must say what is wrong"  # noqa: PT017
+    assert all(isinstance(node, NodeConfig) for node in nodes)
 
 
 def test_error_does_not_echo_the_password(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -90,7 +122,12 @@ def test_unvalidated_settings_still_raise_config_error() -> None:
 
 def test_cli_reports_bad_nodes_without_traceback(tmp_path: Path) -> None:
     (tmp_path / "list.csv").write_text("phone\n+12025550123\n")
-    env = {"DIALER_FS_NODES": "fs1=esl://h:0", "PATH": "/usr/bin:/bin"}
+    for value in ("fs1=esl://h:0", '{"fs1": 5}'):
+        _assert_cli_reports(tmp_path, value)
+
+
+def _assert_cli_reports(tmp_path: Path, value: str) -> None:
+    env = {"DIALER_FS_NODES": value, "PATH": "/usr/bin:/bin"}
     result = subprocess.run(
         [sys.executable, "-m", "dialer", "lists", "import", "list.csv", "--name", "t"],
         cwd=tmp_path,
