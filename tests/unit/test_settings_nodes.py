@@ -103,7 +103,7 @@ def test_any_value_is_nodes_or_a_clear_error(value: str) -> None:
         nodes = parse_nodes(value)
     except NodeConfigError as exc:
         nodes, problem = [], str(exc)
-        assert problem.strip(), "an error must say what is wrong"  # noqa: PT017
+        assert problem.strip(), "an error must say what is wrong"
     assert all(isinstance(node, NodeConfig) for node in nodes)
 
 
