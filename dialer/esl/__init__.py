@@ -13,7 +13,7 @@
 from dialer.esl.backoff import Backoff
 from dialer.esl.client import ConnectionState, ESLClient
 from dialer.esl.commands import Reply
-from dialer.esl.connection import DISCONNECT, Connection
+from dialer.esl.connection import DISCONNECT, LINGER, LOG, Connection
 from dialer.esl.errors import (
     AuthenticationError,
     CommandError,
@@ -49,6 +49,8 @@ from dialer.esl.originate import (
 
 __all__ = [
     "DISCONNECT",
+    "LINGER",
+    "LOG",
     "AuthenticationError",
     "Backoff",
     "CommandError",

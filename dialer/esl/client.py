@@ -2,15 +2,19 @@
 
 greenswitch has no reconnect (defect (f)). The client runs a supervisor greenlet that
 connects, replays the subscription (``event`` + every ``filter``), reports the state to
-callbacks, and after any loss reconnects with exponential backoff and jitter. Handlers are
-registered on the client, so they survive reconnects. Commands and jobs are never retried
-here: a lost connection fails them with ``ConnectionLostError`` ("may have run"), and only the
-caller knows whether re-sending is safe (for originate it is not: DESIGN §6).
+callbacks, and after any loss reconnects with exponential backoff and jitter. A connection
+that dies young (accepted, then dropped within ``stable_after`` seconds) counts as a failure,
+so a node that accepts and drops at once is not hammered. Handlers are registered on the
+client, so they survive reconnects; ``DISCONNECT`` and ``LINGER`` handlers run once per
+connection that ends or lingers. Commands and jobs are never retried here: a lost connection
+fails them with ``ConnectionLostError`` ("may have run"), and only the caller knows whether
+re-sending is safe (for originate it is not: DESIGN §6).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable
 from enum import StrEnum
 from types import TracebackType
@@ -22,7 +26,7 @@ from gevent import Greenlet
 
 from dialer.esl.backoff import Backoff
 from dialer.esl.commands import FORMATS, Reply, event_command, filter_command
-from dialer.esl.connection import Connection, Handler
+from dialer.esl.connection import DISCONNECT, LINGER, LOG, Connection, Handler
 from dialer.esl.errors import ConnectError, ESLError, NotConnectedError
 from dialer.esl.events import Event
 from dialer.esl.jobs import Job
@@ -30,10 +34,12 @@ from dialer.esl.originate import Originate
 
 log = logging.getLogger(__name__)
 
-# bgapi futures complete from BACKGROUND_JOB events, so that event is always subscribed
-# and, once any filter is set, always let through by a filter of our own.
+# bgapi futures complete from BACKGROUND_JOB events and the idle watchdog lives on HEARTBEAT,
+# so both are always subscribed and, once any filter is set, let through by filters of ours.
 _JOB_EVENT = "BACKGROUND_JOB"
-_JOB_FILTER = ("Event-Name", _JOB_EVENT)
+_HEARTBEAT = "HEARTBEAT"
+_OWN_EVENTS = frozenset({_JOB_EVENT, _HEARTBEAT})
+_OWN_FILTERS = (("Event-Name", _JOB_EVENT), ("Event-Name", _HEARTBEAT))
 
 
 class ConnectionState(StrEnum):
@@ -58,6 +64,8 @@ class ESLClient:
         event_format: str = "plain",
         connect_timeout: float = 5.0,
         command_timeout: float = 10.0,
+        idle_timeout: float | None = 60.0,
+        stable_after: float = 10.0,
         backoff: Backoff | None = None,
         connection_factory: ConnectionFactory = Connection,
     ) -> None:
@@ -69,10 +77,12 @@ class ESLClient:
         self.event_format = event_format
         self.connect_timeout = connect_timeout
         self.command_timeout = command_timeout
+        self.idle_timeout = idle_timeout  # 3 missed HEARTBEATs by default
+        self.stable_after = stable_after
         self.backoff = backoff or Backoff()
         self._password = password
         self._factory = connection_factory
-        self._events: set[str] = {_JOB_EVENT}
+        self._events: set[str] = set(_OWN_EVENTS)
         self._subclasses: set[str] = set()
         self._filters: list[tuple[str, str]] = []  # the caller's, in order
         self._sub_version = 0
@@ -80,6 +90,7 @@ class ESLClient:
         self._state_callbacks: list[StateCallback] = []
         self._state = ConnectionState.DISCONNECTED
         self._conn: Connection | None = None
+        self._connecting: Connection | None = None  # being set up by the supervisor
         self._supervisor: Greenlet | None = None
         self._stop = gevent.event.Event()
         self._up = gevent.event.Event()
@@ -108,9 +119,9 @@ class ESLClient:
 
     def close(self, timeout: float = 2.0) -> None:
         self._stop.set()
-        conn = self._conn
-        if conn is not None:
-            conn.stop(timeout=timeout)
+        for conn in (self._connecting, self._conn):
+            if conn is not None:
+                conn.stop(timeout=timeout)
         if self._supervisor is not None and self._supervisor is not gevent.getcurrent():
             self._supervisor.join(timeout=timeout)
             if not self._supervisor.dead:
@@ -163,43 +174,66 @@ class ESLClient:
 
     def _supervise(self) -> None:
         failures = 0
-        while not self._stop.is_set():
-            self._set_state(ConnectionState.CONNECTING, None)
-            conn = self._factory(
-                self.host,
-                self.port,
-                self._password,
-                connect_timeout=self.connect_timeout,
-                command_timeout=self.command_timeout,
-                name=self.name,
-            )
-            conn.register_handle("*", self._dispatch)
-            try:
-                conn.connect()
-                self._replay(conn)
-            except (ESLError, OSError) as exc:
-                conn.stop(timeout=0.2)
-                self.last_error = exc
-                log.warning("ESL %s: connect attempt %d failed: %s", self.name, failures + 1, exc)
-                self._set_state(ConnectionState.DISCONNECTED, exc)
+        try:
+            while not self._stop.is_set():
+                conn = self._open()
+                if conn is None:
+                    if self._stop.wait(timeout=self.backoff.delay(failures)):
+                        break
+                    failures += 1
+                    continue
+                gevent.wait([conn._closed, self._stop], count=1)
+                if self._stop.is_set():
+                    conn.stop()
+                    break
+                # A connection that lived long enough was a success: the next retry comes
+                # quickly. One that died young is one more failure in a row.
+                lived = time.monotonic() - conn.opened_at
+                failures = 0 if lived >= self.stable_after else failures + 1
                 if self._stop.wait(timeout=self.backoff.delay(failures)):
                     break
-                failures += 1
-                continue
-            self._conn = conn
-            self.connects += 1
-            failures = 0
-            self._set_state(ConnectionState.CONNECTED, None)
-            conn.add_close_callback(self._lost)
-            gevent.wait([conn._closed, self._stop], count=1)
-            if self._stop.is_set():
-                conn.stop()
-                break
-            # The first retry after a loss comes quickly; failures then back off.
-            if self._stop.wait(timeout=self.backoff.delay(0)):
-                break
-            failures = 1
-        self._set_state(ConnectionState.CLOSED, None)
+        finally:
+            if self._connecting is not None:  # killed while connecting
+                self._connecting.stop(timeout=0.2)
+                self._connecting = None
+            self._set_state(ConnectionState.CLOSED, None)
+
+    def _open(self) -> Connection | None:
+        """One connection attempt: connect, authenticate, replay. None if it failed."""
+        self._set_state(ConnectionState.CONNECTING, None)
+        conn = self._factory(
+            self.host,
+            self.port,
+            self._password,
+            connect_timeout=self.connect_timeout,
+            command_timeout=self.command_timeout,
+            idle_timeout=self.idle_timeout,
+            name=self.name,
+        )
+        conn.register_handle("*", self._dispatch)
+        conn.register_handle(DISCONNECT, self._dispatch_notice(DISCONNECT))
+        conn.register_handle(LINGER, self._dispatch_notice(LINGER))
+        conn.register_handle(LOG, self._dispatch_notice(LOG))
+        self._connecting = conn
+        try:
+            conn.connect()
+            self._replay(conn)
+        except (ESLError, OSError) as exc:
+            conn.stop(timeout=0.2)
+            self.last_error = exc
+            log.warning("ESL %s: connect failed: %s", self.name, exc)
+            self._set_state(ConnectionState.DISCONNECTED, exc)
+            return None
+        finally:
+            self._connecting = None
+        if self._stop.is_set():  # close() came while we were connecting
+            conn.stop(timeout=0.2)
+            return None
+        self._conn = conn
+        self.connects += 1
+        self._set_state(ConnectionState.CONNECTED, None)
+        conn.add_close_callback(self._lost)
+        return conn
 
     def _lost(self, conn: Connection, reason: BaseException) -> None:
         """Close callback: report the loss at once, from whichever greenlet saw it, so that
@@ -227,8 +261,11 @@ class ESLClient:
 
     def on(self, key: str, handler: Handler) -> None:
         """Call ``handler(event)`` for events named ``key`` (a CUSTOM event's subclass, e.g.
-        ``dialer::amd``) or for every event with ``"*"``. Handlers run in the connection's
-        dispatcher greenlet, in arrival order; they may call ``api``/``bgapi``."""
+        ``dialer::amd``) or for every event with ``"*"``; ``DISCONNECT`` gets the notice of
+        every connection that ends (after its last event), ``LINGER`` a linger notice, ``LOG``
+        the ``log/data`` frames a ``log <level>`` command asks for.
+        Handlers run in the connection's dispatcher greenlet, in arrival order; they may call
+        ``api``/``bgapi``."""
         handlers = self._handlers.setdefault(key, [])
         if handler not in handlers:
             handlers.append(handler)
@@ -240,11 +277,18 @@ class ESLClient:
 
     def _dispatch(self, event: Event) -> None:
         for key in (event.key, "*"):
-            for handler in list(self._handlers.get(key, ())):
-                try:
-                    handler(event)
-                except Exception:
-                    log.exception("ESL %s handler %r failed on %r", self.name, handler, event)
+            self._run_handlers(key, event)
+
+    def _dispatch_notice(self, key: str) -> Callable[[Event], None]:
+        """Notices and log lines are not events: they go to their own key only."""
+        return lambda notice: self._run_handlers(key, notice)
+
+    def _run_handlers(self, key: str, event: Event) -> None:
+        for handler in list(self._handlers.get(key, ())):
+            try:
+                handler(event)
+            except Exception:
+                log.exception("ESL %s handler %r failed on %r", self.name, handler, event)
 
     def subscribe(self, *names: str, custom: Iterable[str] = ()) -> None:
         """Add event names (and CUSTOM subclasses); kept and replayed after reconnects."""
@@ -257,9 +301,11 @@ class ESLClient:
         )
 
     def unsubscribe(self, *names: str, custom: Iterable[str] = ()) -> None:
-        """``nixevent``. BACKGROUND_JOB stays: bgapi futures depend on it."""
-        if _JOB_EVENT in names:
-            raise ValueError("BACKGROUND_JOB is needed by bgapi and cannot be unsubscribed")
+        """``nixevent``. BACKGROUND_JOB and HEARTBEAT stay: bgapi futures and the idle
+        watchdog depend on them."""
+        own = _OWN_EVENTS.intersection(names)
+        if own:
+            raise ValueError(f"{sorted(own)} are needed by bgapi and the watchdog; they stay")
         gone = [n for n in names if n in self._events]
         gone_subs = [s for s in custom if s in self._subclasses]
         self._events.difference_update(gone)
@@ -270,8 +316,8 @@ class ESLClient:
             self._on_live(lambda c: c.command("nixevent " + " ".join(words)))
 
     def noevents(self) -> None:
-        """Stop all events except BACKGROUND_JOB (re-subscribed at once for bgapi)."""
-        self._events = {_JOB_EVENT}
+        """Stop all events except BACKGROUND_JOB and HEARTBEAT (re-subscribed at once)."""
+        self._events = set(_OWN_EVENTS)
         self._subclasses = set()
         self._sub_version += 1
 
@@ -292,8 +338,10 @@ class ESLClient:
 
         def send(conn: Connection) -> None:
             conn.command(filter_command(header, value))
-            if first and _JOB_FILTER not in self._filters:
-                conn.command(filter_command(*_JOB_FILTER))
+            if first:
+                for own in _OWN_FILTERS:
+                    if own not in self._filters:
+                        conn.command(filter_command(*own))
 
         self._on_live(send)
 
@@ -306,15 +354,17 @@ class ESLClient:
 
         def send(conn: Connection) -> None:
             conn.command(filter_command(header, value, delete=True))
-            if last and (header, value) != _JOB_FILTER:
-                conn.command(filter_command(*_JOB_FILTER, delete=True))
+            if last:
+                for own in _OWN_FILTERS:
+                    if own != (header, value):
+                        conn.command(filter_command(*own, delete=True))
 
         self._on_live(send)
 
     def _effective_filters(self) -> list[tuple[str, str]]:
-        if not self._filters or _JOB_FILTER in self._filters:
-            return list(self._filters)
-        return [*self._filters, _JOB_FILTER]
+        if not self._filters:
+            return []
+        return [*self._filters, *(own for own in _OWN_FILTERS if own not in self._filters)]
 
     @property
     def subscription(self) -> tuple[frozenset[str], frozenset[str], tuple[tuple[str, str], ...]]:

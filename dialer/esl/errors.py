@@ -42,8 +42,9 @@ class ConnectionLostError(ESLError):
 
 
 class CommandTimeoutError(ESLError):
-    """No reply within the timeout; the connection is closed because its replies are now
-    out of step. The command may or may not have run."""
+    """No reply (or job result) within the timeout. The command may or may not have run. The
+    connection stays up: the late reply is discarded when it comes, so later commands still
+    get their own replies. (A write that stalls is different: it closes the connection.)"""
 
 
 class CommandError(ESLError):

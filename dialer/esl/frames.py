@@ -45,10 +45,15 @@ def parse_header_lines(block: bytes) -> list[Header]:
     for line in block.split(b"\n"):
         if not line:
             continue
-        name, colon, value = line.partition(b":")
-        if not colon or not name:
+        # FreeSWITCH writes "Name: value". A name may hold a colon of its own
+        # (``variable_nolocal:sip_h_X-Foo: yes``, capture 17) while an event value never holds
+        # a raw blank (it is URL-encoded), so the first ": " ends the name. Without one, like
+        # libesl, the first ':' does, and any run of blanks after it is skipped.
+        name, sep, value = line.partition(b": ")
+        if not sep:
+            name, sep, value = line.partition(b":")
+        if not sep or not name:
             raise ProtocolError(f"not a header line: {line[:80]!r}")
-        # FreeSWITCH writes "Name: value"; like libesl we accept any run of blanks after ':'.
         headers.append((name.decode("utf-8", "replace"), decode_value(value.lstrip(b" \t"))))
     return headers
 

@@ -1,10 +1,25 @@
 """Background jobs: ``bgapi`` returns at once; the result arrives later as a BACKGROUND_JOB
 event whose ``Job-UUID`` is the one we sent (FreeSWITCH honours the client's header, 08a) and
 whose body is the command's output: ``+OK <uuid>\\n`` or ``-ERR <CAUSE>\\n`` for originate.
+
+A job is pending in its connection's table until one of these, whichever comes first:
+
+- its BACKGROUND_JOB arrives: the job succeeds (even ``-ERR`` is a result);
+- a caller's ``result(timeout)`` runs out: the caller gave up, so the job fails with
+  ``CommandTimeoutError`` and leaves the table;
+- its ttl passes with nobody waiting (``bgapi(..., ttl=)``): the same;
+- the connection ends: the job fails with ``ConnectionLostError``. A ``Connection`` is used
+  once and a reconnect is a new one, so pending jobs never move to the next connection.
+
+In all three failure cases the command may have run. FreeSWITCH delivers BACKGROUND_JOB to
+every listener subscribed to it, not only to the connection that sent the bgapi (capture
+12), so a job whose sender gave up or died is still seen by the event consumer, which
+reconciles it by its Job-UUID (= the attempt id). Nobody re-sends an originate blindly.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import gevent
@@ -56,20 +71,33 @@ class Job:
     """A future for one background job. Fails with ``ConnectionLostError`` if its connection ends
     first: the command may have run, so the caller must reconcile, never blindly re-send."""
 
-    __slots__ = ("_result", "command", "job_uuid")
+    __slots__ = ("_forget", "_result", "command", "expires_at", "job_uuid")
 
-    def __init__(self, job_uuid: str, command: str) -> None:
+    def __init__(
+        self,
+        job_uuid: str,
+        command: str,
+        *,
+        expires_at: float = math.inf,
+        forget: Callable[[Job], None] | None = None,
+    ) -> None:
         self.job_uuid = job_uuid
         self.command = command
+        self.expires_at = expires_at  # time.monotonic() after which nobody waits any more
+        self._forget = forget  # takes the job out of its connection's table
         self._result: AsyncResult = AsyncResult()
 
     def result(self, timeout: float | None = None) -> JobResult:
-        """Wait for the job. Raises ``CommandTimeoutError``, ``ConnectionLostError``."""
+        """Wait for the job. Raises ``CommandTimeoutError`` (and then the job is given up for
+        good: a later BACKGROUND_JOB only reaches event handlers), ``ConnectionLostError``.
+        Use ``ready()`` to poll without giving up."""
         # wait() + ready() rather than get(timeout=): an outer gevent.Timeout of the caller
         # must propagate as itself, not be reported as this job's timeout.
         self._result.wait(timeout=timeout)
         if not self._result.ready():
-            raise CommandTimeoutError(f"job {self.job_uuid} not finished after {timeout}s")
+            if self._forget is not None:
+                self._forget(self)
+            self._fail(CommandTimeoutError(f"job {self.job_uuid} not finished after {timeout}s"))
         value: JobResult = self._result.get()
         return value
 

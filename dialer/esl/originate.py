@@ -146,6 +146,21 @@ def _check_application(application: str) -> str:
     raise ValueError(f"bad originate application {application!r}")
 
 
+def check_attempt_id(attempt_id: str) -> str:
+    """An attempt id is a canonical uuid: lowercase, dashed, nothing around it. The same value
+    is the database key, the A-leg uuid and the Job-UUID, so any other spelling of the same
+    uuid (``urn:uuid:``, upper case, no dashes, braces) would break their correlation."""
+    try:
+        canonical = str(uuid_module.UUID(attempt_id))
+    except (ValueError, TypeError, AttributeError):
+        raise ValueError(f"attempt id is not a UUID: {attempt_id!r}") from None
+    if attempt_id != canonical:
+        raise ValueError(
+            f"attempt id must be a lowercase dashed UUID ({canonical}): {attempt_id!r}"
+        )
+    return attempt_id
+
+
 @dataclass(frozen=True)
 class Originate:
     """One originate. ``attempt_id`` is the A-leg uuid and the bgapi Job-UUID (DESIGN §6)."""
@@ -159,7 +174,7 @@ class Originate:
     variables: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        uuid_module.UUID(self.attempt_id)  # ValueError unless a uuid
+        check_attempt_id(self.attempt_id)
         if not _DIAL_PART.fullmatch(self.caller_id_number):
             raise ValueError(f"bad caller id number {self.caller_id_number!r}")
         if not 1 <= self.timeout_seconds <= 3600:

@@ -199,7 +199,7 @@ def test_filters_unsubscribe_noevents(fake: FakeFreeSWITCH, client: ESLClient) -
     with pytest.raises(ValueError, match="BACKGROUND_JOB"):
         client.unsubscribe("BACKGROUND_JOB")
     client.noevents()
-    assert server_side.events == {"BACKGROUND_JOB"}
+    assert server_side.events == {"BACKGROUND_JOB", "HEARTBEAT"}
     assert client.bgapi("status").result(timeout=2).body.startswith("UP ")
 
 

@@ -18,7 +18,10 @@ from dialer.esl import (
     parse_event,
 )
 from dialer.esl.events import parse_json
-from tests.esl.fakeserver import fs_url_encode, json_frame, plain_frame
+from dialer.esl.frames import parse_header_lines
+from dialer.simulator.wire import event_json as json_frame
+from dialer.simulator.wire import event_plain as plain_frame
+from dialer.simulator.wire import url_encode as fs_url_encode
 from tests.support import transcripts
 
 FUZZ = settings(deadline=2000, max_examples=150, suppress_health_check=[HealthCheck.too_slow])
@@ -201,3 +204,15 @@ def test_mutated_real_frames_fail_cleanly(
         parser.close()
     except ProtocolError:
         pass
+
+
+def test_a_colon_inside_a_header_name_stays_in_the_name() -> None:
+    """``export nolocal:sip_h_X-Foo=yes`` gives a variable whose name holds a colon (17)."""
+    headers = parse_header_lines(
+        b"variable_nolocal:sip_h_X-Dialer-Exported: yes\nReply-Text: +OK Job-UUID: j1\nA:b\n"
+    )
+    assert headers == [
+        ("variable_nolocal:sip_h_X-Dialer-Exported", "yes"),
+        ("Reply-Text", "+OK Job-UUID: j1"),
+        ("A", "b"),
+    ]
