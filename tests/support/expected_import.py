@@ -13,9 +13,11 @@ The contract, implemented literally:
   that is not blank (blank lines before it are skipped); an empty file raises ``ValueError``.
 * Header names are normalised (see :func:`normalise_name`) and de-duplicated (see
   :func:`normalise_header`).
-* Phone column: the given one (normalised too), else the only column whose normalised name is in
-  :data:`PHONE_NAMES` (``ValueError`` if none or several). Time-zone column: the given one,
-  else the first of ``timezone``, ``time_zone``, ``tz`` present, else none.
+* Phone column: the given one (its normalised name, else the only header with its match key),
+  else the only header as written whose match key (:func:`match_key`) is in
+  :data:`PHONE_NAMES`, else the only one in :data:`GENERIC_PHONE_NAMES` (``ValueError`` if
+  none or several). Time-zone column: the given one, else the left-most header whose match
+  key is in :data:`TIMEZONE_NAMES`, else none.
 * Blank records (``[]``) are skipped and not counted. A record whose field count differs from
   the header's is rejected as ``malformed_row``.
 * ``line`` is the 1-based physical line on which the record starts (the header's first line
@@ -44,6 +46,7 @@ import io
 import json
 import sys
 import time
+import unicodedata
 import zoneinfo
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
@@ -54,32 +57,110 @@ import phonenumbers
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 from phonenumbers import timezone as pn_timezone
 
+# Phone headers, compared by match key (see :func:`match_key`): lower case, accents dropped,
+# only letters and digits kept ("Téléphone" -> "telephone", "Cell #" -> "cell").
 PHONE_NAMES: frozenset[str] = frozenset(
-    {
+    [
         "phone",
-        "phone_number",
         "phonenumber",
-        "phone_no",
+        "phoneno",
+        "phonenr",
+        "phonenum",
         "telephone",
-        "telephone_number",
+        "telephonenumber",
+        "telephoneno",
         "tel",
-        "tel_no",
+        "telno",
+        "telnr",
+        "telnum",
+        "telnumber",
         "mobile",
-        "mobile_number",
-        "mobile_phone",
+        "mobilenumber",
+        "mobileno",
+        "mobilenr",
         "mobilephone",
+        "mobilephonenumber",
         "cell",
-        "cell_phone",
         "cellphone",
-        "cell_number",
+        "cellnumber",
+        "cellno",
+        "cellular",
+        "cellphonenumber",
         "msisdn",
-        "number",
-        "contact_number",
-        "contact_phone",
-        "primary_phone",
-    }
+        "contactnumber",
+        "contactno",
+        "contactphone",
+        "primaryphone",
+        "mainphone",
+        "numerodetelephone",
+        "numerotelephone",
+        "ndetelephone",
+        "nodetelephone",
+        "portable",
+        "telportable",
+        "telephoneportable",
+        "numerodeportable",
+        "numeroportable",
+        "telefono",
+        "numerodetelefono",
+        "numerotelefono",
+        "tfno",
+        "telf",
+        "tlf",
+        "movil",
+        "telefonomovil",
+        "numerodemovil",
+        "numeromovil",
+        "celular",
+        "numerodecelular",
+        "numerocelular",
+        "telefone",
+        "numerodotelefone",
+        "telemovel",
+        "numerodetelemovel",
+        "numerodotelemovel",
+        "numerodocelular",
+        "telefon",
+        "telefonnummer",
+        "telefonnr",
+        "handy",
+        "handynummer",
+        "handynr",
+        "rufnummer",
+        "mobil",
+        "mobilnummer",
+        "mobilnr",
+        "mobiltelefon",
+        "mobilfunknummer",
+        "numeroditelefono",
+        "cellulare",
+        "numerodicellulare",
+        "numerocellulare",
+        "telefoon",
+        "telefoonnummer",
+        "mobiel",
+        "mobielnummer",
+        "mobielenummer",
+        "gsm",
+        "gsmnummer",
+    ]
 )
-TIMEZONE_NAMES: tuple[str, ...] = ("timezone", "time_zone", "tz")
+# Generic "number" headers: candidates only when no header has a name from PHONE_NAMES.
+GENERIC_PHONE_NAMES: frozenset[str] = frozenset({"number", "numero", "nummer"})
+TIMEZONE_NAMES: frozenset[str] = frozenset(
+    [
+        "timezone",
+        "tz",
+        "zonehoraire",
+        "fuseauhoraire",
+        "zonahoraria",
+        "husohorario",
+        "fusohorario",
+        "zeitzone",
+        "fusoorario",
+        "tijdzone",
+    ]
+)
 DELIMITERS: tuple[str, ...] = (",", ";", "\t", "|")
 
 REASONS: tuple[str, ...] = (
@@ -205,18 +286,36 @@ def detect_delimiter(text: str) -> str:
     return best if counts[best] else ","
 
 
-def find_given_column(header: Sequence[str], given: str) -> str:
-    """The column named ``given`` once normalised (``ValueError`` if there is none)."""
+def match_key(name: str) -> str:
+    """Lower case, accents dropped, only letters and digits: "Tél. portable" -> "telportable"."""
+    out = []
+    for ch in unicodedata.normalize("NFKD", name.lower()):
+        if unicodedata.category(ch) == "Mn":
+            continue
+        if ch.isalnum():
+            out.append(ch)
+    return "".join(out)
+
+
+def find_given_column(header: Sequence[str], raw: Sequence[str], given: str) -> str:
+    """The column named ``given`` once normalised, else the only one with its match key
+    (``ValueError`` if there is none)."""
     name = normalise_name(given)
-    if name not in header:
+    if name in header:
+        return name
+    same_key = [h for h, r in zip(header, raw, strict=True) if match_key(r) == match_key(given)]
+    if len(same_key) != 1 or not match_key(given):
         raise ValueError(f"column {given!r} ({name!r}) not in header {list(header)}")
-    return name
+    return same_key[0]
 
 
-def find_phone_column(header: Sequence[str], given: str | None = None) -> str:
+def find_phone_column(header: Sequence[str], raw: Sequence[str], given: str | None = None) -> str:
     if given is not None:
-        return find_given_column(header, given)
-    candidates = [h for h in header if h in PHONE_NAMES]
+        return find_given_column(header, raw, given)
+    keys = [match_key(r) for r in raw]
+    candidates = [h for h, k in zip(header, keys, strict=True) if k in PHONE_NAMES]
+    if not candidates:
+        candidates = [h for h, k in zip(header, keys, strict=True) if k in GENERIC_PHONE_NAMES]
     if len(candidates) != 1:
         raise ValueError(
             f"{len(candidates)} phone column candidates in {list(header)}: {candidates}"
@@ -224,11 +323,13 @@ def find_phone_column(header: Sequence[str], given: str | None = None) -> str:
     return candidates[0]
 
 
-def find_timezone_column(header: Sequence[str], given: str | None = None) -> str | None:
+def find_timezone_column(
+    header: Sequence[str], raw: Sequence[str], given: str | None = None
+) -> str | None:
     if given is not None:
-        return find_given_column(header, given)
-    for name in TIMEZONE_NAMES:
-        if name in header:
+        return find_given_column(header, raw, given)
+    for name, written in zip(header, raw, strict=True):
+        if match_key(written) in TIMEZONE_NAMES:
             return name
     return None
 
@@ -289,8 +390,8 @@ def expected_import(
         if raw_header is None:
             raise ValueError("empty file: no header")
         header = normalise_header(raw_header)
-        phone_name = find_phone_column(header, phone_column)
-        tz_name = find_timezone_column(header, timezone_column)
+        phone_name = find_phone_column(header, raw_header, phone_column)
+        tz_name = find_timezone_column(header, raw_header, timezone_column)
         phone_index = header.index(phone_name)
         tz_index = header.index(tz_name) if tz_name is not None else None
         others = [(i, name) for i, name in enumerate(header) if i != phone_index]

@@ -71,12 +71,33 @@ def test_phone_column_detection(tmp_path: Path) -> None:
         expected_import(none)
     with pytest.raises(ValueError, match="not in header"):
         expected_import(none, phone_column="phone")
-    # Two "Phone" columns: the second becomes phone_2, which is not a candidate name.
+    # Two "Phone" columns are two candidates; the field name phone_2 picks the second.
     dup = write(tmp_path, "Phone,Phone\n4155552671,2125550199\n", "dup.csv")
-    exp = expected_import(dup)
+    with pytest.raises(ValueError, match="2 phone column candidates"):
+        expected_import(dup)
+    exp = expected_import(dup, phone_column="phone_2")
     assert exp.header == ["phone", "phone_2"]
-    assert exp.accepted[0].phone_e164 == "+14155552671"
-    assert exp.accepted[0].fields == {"phone_2": "2125550199"}
+    assert exp.accepted[0].phone_e164 == "+12125550199"
+    assert exp.accepted[0].fields == {"phone": "4155552671"}
+
+
+def test_phone_column_detection_ignores_case_accents_and_punctuation(tmp_path: Path) -> None:
+    headers = {
+        "Téléphone": "téléphone", "NUMÉRO": "numéro", "Teléfono": "teléfono", "Móvil": "móvil",
+        "Telemóvel": "telemóvel", "Rufnummer": "rufnummer", "Cell #": "cell", "Tel.": "tel",
+        "Mobile Phone": "mobile_phone", "Telefoon": "telefoon", "MSISDN": "msisdn",
+    }  # fmt: skip
+    for written, name in headers.items():
+        path = write(tmp_path, f"Nom;{written};Ville\nAnn;4155552671;Paris\n", "h.csv")
+        assert expected_import(path).phone_column == name, written
+    # A generic "number" header counts only when no phone header is there.
+    both = write(tmp_path, "Number,Phone\n7,4155552671\n", "both.csv")
+    assert expected_import(both).phone_column == "phone"
+    # A requested column is found by its match key too.
+    french = write(tmp_path, "Nom;Téléphone\nAnn;4155552671\n", "fr.csv")
+    assert expected_import(french, phone_column="TELEPHONE").phone_column == "téléphone"
+    zones = write(tmp_path, "Phone,Fuseau horaire,Zeitzone\n4155552671,UTC,x\n", "tz.csv")
+    assert expected_import(zones).timezone_column == "fuseau_horaire"
 
 
 def test_header_is_first_record_after_leading_blank_lines(tmp_path: Path) -> None:
