@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sys
+from importlib import resources
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -98,6 +100,27 @@ def import_command(
         out_console.print(table)
     if result.rejects_file:
         out_console.print(f"rejected rows written to {result.rejects_file}", highlight=False)
+
+
+@app.command("sample")
+def sample_command(
+    path: Path = typer.Argument(..., help="Where to write the sample CSV (never overwritten)."),
+) -> None:
+    """Write the sample contact list that ships with the dialer, to try an import on."""
+    data = (resources.files("dialer") / "samples" / "contacts.csv").read_bytes()
+    try:
+        with path.open("xb") as out:
+            out.write(data)
+    except FileExistsError:
+        fail(f"{path} exists; not overwriting it")
+    except OSError as exc:
+        fail(f"cannot write {path}: {exc.strerror or exc}")
+    out_console.print(
+        f"sample contact list (a few rows bad on purpose) written to {path}; "
+        f"import it with: dialer lists import {shlex.quote(str(path))} --name 'Sample list'",
+        highlight=False,
+        markup=False,
+    )
 
 
 @app.command("show")

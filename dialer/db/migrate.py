@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+from importlib import resources
 from pathlib import Path
 
 from alembic import command
@@ -10,14 +12,32 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+MIGRATIONS_PACKAGE = "dialer.migrations"
+
+
+@cache
+def migrations_dir() -> Path:
+    """Alembic's script directory: the package ``dialer.migrations``.
+
+    The scripts live in the top-level ``migrations/`` of the source tree; ``setup.py`` maps that
+    folder into the package, so a wheel carries it inside ``dialer/migrations`` and an editable
+    install's import hook points the package at the source folder. Run from a checkout that was
+    never installed (``PYTHONPATH=.``), the package does not exist and the folder is used.
+    """
+    try:
+        root = resources.files(MIGRATIONS_PACKAGE)
+    except ModuleNotFoundError:
+        root = Path(__file__).resolve().parents[2] / "migrations"
+    if not isinstance(root, Path):  # e.g. imported from a zip file: Alembic needs a folder
+        raise RuntimeError(f"{MIGRATIONS_PACKAGE} is not on the file system ({root})")
+    if not (root / "env.py").is_file():
+        raise RuntimeError(f"migrations directory not found at {root}")
+    return root
 
 
 def alembic_config(url: str) -> Config:
-    if not MIGRATIONS_DIR.is_dir():
-        raise RuntimeError(f"migrations directory not found at {MIGRATIONS_DIR}")
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("script_location", str(migrations_dir()))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
 
