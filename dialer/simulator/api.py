@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+import gevent
+
 from dialer.simulator.call import Command
-from dialer.simulator.clock import date_local
+from dialer.simulator.tables import show
 
 if TYPE_CHECKING:
-    from dialer.simulator.server import Switch
+    from dialer.simulator.switch import Switch
 
 VERSION = (
     "FreeSWITCH Version 1.10.12-release+git~20240802T210227Z~a88d069d6f~64bit"
@@ -56,7 +57,7 @@ def _version(switch: Switch, args: str) -> str:
 
 
 def _uptime(switch: Switch) -> str:
-    us = int(switch.clock.real_elapsed() * 1_000_000)
+    us = int(switch.uptime() * 1_000_000)
     secs, micro = divmod(us, 1_000_000)
     mins, secs = divmod(secs, 60)
     hours, mins = divmod(mins, 60)
@@ -81,109 +82,6 @@ def _status(switch: Switch, args: str) -> str:
         "min idle cpu 0.00/97.00\n"
         "Current Stack Size/Max 240K/8192K\n"
     )
-
-
-def _show(switch: Switch, args: str) -> str:
-    words = args.split()
-    if not words or words[0] != "channels":
-        return "-USAGE: show channels [count|as json]\n"
-    # Only A legs are modelled; a real loopback call shows its B leg too.
-    calls = [c for c in switch.calls.values() if not c.ch.hungup]
-    if words[1:] == ["count"]:
-        return f"\n{len(calls)} total.\n"
-    rows = [_row(c.ch) for c in calls]
-    if words[1:3] == ["as", "json"]:
-        if not rows:
-            return json.dumps({"row_count": 0}) + "\n"
-        return json.dumps({"row_count": len(rows), "rows": rows}, separators=(",", ":")) + "\n"
-    if not rows:
-        return "\n0 total.\n"
-    keys = list(_row_keys())
-    lines = [",".join(keys)] + [",".join(r[k] for k in keys) for r in rows]
-    return "\n".join(lines) + f"\n\n{len(rows)} total.\n"
-
-
-def _row_keys() -> tuple[str, ...]:
-    return (
-        "uuid",
-        "direction",
-        "created",
-        "created_epoch",
-        "name",
-        "state",
-        "cid_name",
-        "cid_num",
-        "ip_addr",
-        "dest",
-        "application",
-        "application_data",
-        "dialplan",
-        "context",
-        "read_codec",
-        "read_rate",
-        "read_bit_rate",
-        "write_codec",
-        "write_rate",
-        "write_bit_rate",
-        "secure",
-        "hostname",
-        "presence_id",
-        "presence_data",
-        "accountcode",
-        "callstate",
-        "callee_name",
-        "callee_num",
-        "callee_direction",
-        "call_uuid",
-        "sent_callee_name",
-        "sent_callee_num",
-        "initial_cid_name",
-        "initial_cid_num",
-        "initial_ip_addr",
-        "initial_dest",
-        "initial_dialplan",
-        "initial_context",
-    )
-
-
-def _row(ch: object) -> dict[str, str]:
-    from dialer.simulator.channel import Channel
-
-    assert isinstance(ch, Channel)
-    answered = ch.answer_state == "answered"
-    codec = ("L16", "8000", "128000") if answered else ("", "", "")
-    values = {
-        "uuid": ch.uuid,
-        "direction": "outbound",
-        "created": date_local(ch.created_us),
-        "created_epoch": str(ch.created_us // 1_000_000),
-        "name": ch.name,
-        "state": ch.state,
-        "cid_name": ch.cid_name,
-        "cid_num": ch.cid_number,
-        "dest": ch.dial.number,
-        "application": ch.app if answered else "",
-        "application_data": ch.app_arg if answered else "",
-        "dialplan": "xml",
-        "context": ch.dial.context,
-        "read_codec": codec[0],
-        "read_rate": codec[1],
-        "read_bit_rate": codec[2],
-        "write_codec": codec[0],
-        "write_rate": codec[1],
-        "write_bit_rate": codec[2],
-        "hostname": "sim",
-        "callstate": ch.call_state,
-        "callee_name": "Outbound Call",
-        "callee_num": ch.dial.context,
-        "call_uuid": ch.uuid,
-        "initial_cid_name": ch.cid_name,
-        "initial_cid_num": ch.cid_number,
-        "initial_dest": ch.dial.number,
-        "initial_dialplan": "xml",
-        "initial_context": ch.dial.context,
-    }
-    return {k: values.get(k, "") for k in _row_keys()}
 
 
 def _uuid_exists(switch: Switch, args: str) -> str:
@@ -245,11 +143,28 @@ def _fsctl(switch: Switch, args: str) -> str:
         if len(words) > 1 and words[1].isdigit():
             switch.limits.max_sessions = int(words[1])
         return f"+OK max sessions: {switch.limits.max_sessions}\n"
+    if words[:1] == ["shutdown"] and "restart" in words[1:]:
+        switch.request_restart()  # capture 14: +OK now, the disconnect ~1.3 s later
+        return "+OK\n"
     return "-ERR INVALID COMMAND\n"
 
 
 def _module_exists(switch: Switch, args: str) -> str:
     return "true" if args.strip() in MODULES else "false"
+
+
+def _echo(switch: Switch, args: str) -> str:
+    """mod_commands ``echo <text>``: the text back as is, without a newline."""
+    return args
+
+
+def _msleep(switch: Switch, args: str) -> str:
+    """mod_commands ``msleep <ms>``: sleeps real milliseconds (not scaled), answers ``+OK``.
+    Over ``api`` it holds the connection, so later replies wait, as in FreeSWITCH."""
+    word = args.split()[0] if args.split() else ""
+    if word.lstrip("-").isdigit():
+        gevent.sleep(max(0, int(word)) / 1000)
+    return "+OK"
 
 
 def _originate(switch: Switch, args: str) -> str:
@@ -259,7 +174,9 @@ def _originate(switch: Switch, args: str) -> str:
 _COMMANDS: dict[str, Callable[[Switch, str], str]] = {
     "version": _version,
     "status": _status,
-    "show": _show,
+    "show": show,
+    "msleep": _msleep,
+    "echo": _echo,
     "uuid_exists": _uuid_exists,
     "uuid_getvar": _uuid_getvar,
     "uuid_kill": _uuid_kill,

@@ -29,13 +29,14 @@ import gevent
 from gevent.event import AsyncResult
 from gevent.queue import Empty, Queue
 
+from dialer.simulator.avmd import Avmd
 from dialer.simulator.channel import Channel, ChannelEvents, new_uuid
 from dialer.simulator.events import Event
 from dialer.simulator.originate import Originate
 from dialer.simulator.scenario import Plan
 
 if TYPE_CHECKING:
-    from dialer.simulator.server import Switch
+    from dialer.simulator.switch import Switch
 
 log = logging.getLogger("dialer.simulator")
 
@@ -87,6 +88,12 @@ class Call:
         self.greenlet: gevent.Greenlet[[], None] | None = None
         self._after_events: list[Event] = []
         self._after_callbacks: list[Callable[[], None]] = []
+        # commands the channel has not run yet: FreeSWITCH queues them on the session and
+        # runs them in order once the running application returns
+        self.pending: list[Command] = []
+        self.defer_kill = False  # originate still finishing: a kill waits for the park
+        self.idle = False  # parked with nothing running: queued session events go out now
+        self.avmd = Avmd(self)
 
     # --- plumbing ------------------------------------------------------------------------
 
@@ -138,26 +145,31 @@ class Call:
         end = clock.now() + max(0.0, seconds)
         while True:
             now = clock.now()
-            limit = end
+            beep = self.avmd.due
+            if beep is not None and now >= beep:
+                self.avmd.detected()
+                continue
+            limit = end if beep is None else min(end, beep)
             callee = self.callee_deadline
             if callee is not None and callee < limit:
                 limit = callee
             if now >= limit:
                 if callee is not None and callee <= end and now >= callee:
                     raise Hangup("NORMAL_CLEARING")
-                return
+                if limit == end:
+                    return
+                continue
             try:
                 cmd = self.commands.get(timeout=clock.real(limit - now))
             except Empty:
                 continue
-            if cmd.kind == "kill":
+            if cmd.kind == "kill" and not self.defer_kill:
                 raise Hangup(cmd.cause)
-            if handle is not None:
+            if handle is not None and cmd.kind != "kill":
                 if handle(cmd):
                     return  # the caller wants to act on it now
-            elif cmd.kind == "execute" and self.answered_at is not None:
-                # sendmsg before the originate completed: the app is aborted at once (02x)
-                self._complete(cmd.app, cmd.arg, cmd.app_uuid or new_uuid(), "_none_")
+            else:
+                self.pending.append(cmd)  # runs after what is running now
 
     # --- the call ------------------------------------------------------------------------
 
@@ -221,18 +233,40 @@ class Call:
             self.callee_deadline = clock.now() + self.plan.hangup_after
         elif self.plan.machine:
             self.callee_deadline = clock.now() + self.plan.greeting + 30.0
-        self.wait(BGJOB_AFTER_ANSWER)
+        # a uuid_kill now does not stop the originate: it completes +OK and the channel
+        # parks before it hangs up (capture 13)
+        self.defer_kill = True
+        try:
+            self.wait(BGJOB_AFTER_ANSWER)
+        finally:
+            self.defer_kill = False
         ch.hit_dialplan = True
         ch.flip_cid()
         if not self.request.dialplan:
             self.emit("CALL_UPDATE", pre=[("Direction", "RECV")])
         self.finish(f"+OK {ch.uuid}\n")
+        self._abort_early_executes()
         if self.request.dialplan:
             ch.state = "CS_ROUTING"
             self.emit("CHANNEL_STATE")
             self.emit("CALL_UPDATE", pre=[("Direction", "RECV")])
         ch.state = "CS_EXECUTE"
         self.emit("CHANNEL_STATE")
+
+    def _abort_early_executes(self) -> None:
+        """sendmsg execute before the originate completed: each app starts and is aborted
+        at once, right after the BACKGROUND_JOB (capture 02x)."""
+        early = [c for c in self.pending if c.kind == "execute"]
+        self.pending = [c for c in self.pending if c.kind != "execute"]
+        for cmd in early:
+            app_uuid = cmd.app_uuid or new_uuid()
+            data = [("Application-Data", cmd.arg)] if cmd.arg else []
+            self.emit(
+                "CHANNEL_EXECUTE",
+                post=[("Application", cmd.app), *data, ("Application-UUID", app_uuid)],
+            )
+            self._complete(cmd.app, cmd.arg, app_uuid, "_none_")
+            self.emit("PRIVATE_COMMAND")
 
     # --- applications --------------------------------------------------------------------
 
@@ -259,6 +293,10 @@ class Call:
                 raise Hangup(arg or "NORMAL_CLEARING")
             elif app == "sleep":
                 self.wait(float(arg or 0) / 1000)
+            elif app == "avmd_start":
+                self.avmd.start()
+            elif app == "avmd_stop":
+                self.avmd.stop()
         except Hangup as hangup:
             if ch.hangup_cause is None:
                 ch.hangup_cause = hangup.cause
@@ -379,10 +417,9 @@ class Call:
         )
         self.emit("CHANNEL_PARK")
         ch.parked = True
-        pending: list[Command] = []
 
         def take(cmd: Command) -> bool:
-            pending.append(cmd)
+            self.pending.append(cmd)
             return True
 
         try:
@@ -390,15 +427,24 @@ class Call:
                 if self.callee_deadline is None and not self.plan.machine:
                     patience = self.plan.patience
                     self.callee_deadline = self.switch.clock.now() + patience
-                while not pending:
-                    self.wait(3600.0, handle=take)
-                cmd = pending.pop(0)
+                self.idle = True
+                try:
+                    while not self.pending:
+                        self.wait(3600.0, handle=take)
+                finally:
+                    self.idle = False
+                cmd = self.pending.pop(0)
+                if cmd.kind == "kill":
+                    raise Hangup(cmd.cause)
                 if cmd.kind == "execute":
-                    self.emit("PRIVATE_COMMAND")
                     self.callee_deadline = (
                         None if self.plan.hangup_after is None else (self.callee_deadline)
                     )
                     self.execute(cmd.app, cmd.arg, cmd.app_uuid)
+                    # switch_ivr_parse_next_event fires PRIVATE_COMMAND once the app
+                    # returned, then the park loop delivers the session's queued events
+                    self.emit("PRIVATE_COMMAND")
+                    self.avmd.flush()
                 elif cmd.kind == "transfer":
                     self._unpark(park_uuid, "ACTIVE")
                     if cmd.app.startswith("enqueue"):

@@ -6,9 +6,10 @@ common prefix · event-specific "pre" headers · Channel-State … Answer-State 
 Only some event types carry the variables (CHANNEL_STATE, CHANNEL_CALLSTATE, CHANNEL_OUTGOING,
 CHANNEL_UUID and DTMF do not).
 
-Only the A leg (the leg the dialer controls) is modelled. With a ``loopback/`` dial string the
-real switch also creates a B leg; it is not emitted, but it is counted against the session
-limits (see ``limits.py``) because the real node counts it.
+Only the A leg (the leg the dialer controls) raises events. With a ``loopback/`` dial string
+the real switch also creates a B leg: it is not emitted, but it is counted against the session
+limits (see ``limits.py``) and listed by ``show channels``/``show calls`` (``tables.py``)
+because the real node counts and lists it.
 """
 
 from __future__ import annotations
@@ -92,6 +93,8 @@ WHERE = {
         943,
     ),
     "CHANNEL_DESTROY": ("switch_core_session.c", "switch_core_session_perform_destroy", 1584),
+    "MEDIA_BUG_START": ("switch_core_media_bug.c", "switch_core_media_bug_add", 1014),
+    "MEDIA_BUG_STOP": ("switch_core_media_bug.c", "switch_core_media_bug_destroy", 84),
 }
 WITHOUT_VARIABLES = frozenset(
     {

@@ -1,7 +1,11 @@
-"""One Event Socket client connection: authentication, commands, subscriptions, delivery.
+"""One Event Socket client connection: authentication, commands, delivery.
 
 Like mod_event_socket, replies and events leave through one ordered stream, and a blocking
-``api`` holds the connection's events until its response is written (fixture 03b).
+``api`` holds the connection's events until its response is written (fixture 03b). Events
+wait in a bounded queue (``Switch.event_queue_len``, FreeSWITCH's MAX_QUEUE_LEN): when a
+client stops reading the queue fills, further events are lost, and after more than
+MAX_MISSED lost events in a row the listener is killed — its socket is shut down and closed,
+which the client sees as the end of the stream.
 """
 
 from __future__ import annotations
@@ -10,152 +14,45 @@ import contextlib
 import logging
 import socket
 import struct
+import time
 from typing import TYPE_CHECKING
 
 import gevent
-from gevent.queue import Queue
+from gevent.queue import Empty, Queue
 
 from dialer.simulator import wire
 from dialer.simulator.api import run_api
 from dialer.simulator.call import Command
 from dialer.simulator.channel import new_uuid
+from dialer.simulator.eventnames import MYEVENTS
 from dialer.simulator.events import Event
+from dialer.simulator.subscription import Subscription
 
 if TYPE_CHECKING:
-    from dialer.simulator.server import Switch
+    from dialer.simulator.switch import Switch
 
 log = logging.getLogger("dialer.simulator")
 
-_CLOSE = b""  # writer sentinel: close the socket after what is queued
 MAX_COMMAND = 1 << 20
-FORMATS = ("plain", "json", "xml")
-KNOWN_EVENTS = frozenset(
-    {
-        "CUSTOM",
-        "CLONE",
-        "CHANNEL_CREATE",
-        "CHANNEL_DESTROY",
-        "CHANNEL_STATE",
-        "CHANNEL_CALLSTATE",
-        "CHANNEL_ANSWER",
-        "CHANNEL_HANGUP",
-        "CHANNEL_HANGUP_COMPLETE",
-        "CHANNEL_EXECUTE",
-        "CHANNEL_EXECUTE_COMPLETE",
-        "CHANNEL_HOLD",
-        "CHANNEL_UNHOLD",
-        "CHANNEL_BRIDGE",
-        "CHANNEL_UNBRIDGE",
-        "CHANNEL_PROGRESS",
-        "CHANNEL_PROGRESS_MEDIA",
-        "CHANNEL_OUTGOING",
-        "CHANNEL_PARK",
-        "CHANNEL_UNPARK",
-        "CHANNEL_APPLICATION",
-        "CHANNEL_ORIGINATE",
-        "CHANNEL_UUID",
-        "API",
-        "LOG",
-        "INBOUND_CHAN",
-        "OUTBOUND_CHAN",
-        "STARTUP",
-        "SHUTDOWN",
-        "PUBLISH",
-        "UNPUBLISH",
-        "TALK",
-        "NOTALK",
-        "SESSION_CRASH",
-        "MODULE_LOAD",
-        "MODULE_UNLOAD",
-        "DTMF",
-        "MESSAGE",
-        "PRESENCE_IN",
-        "NOTIFY_IN",
-        "PRESENCE_OUT",
-        "PRESENCE_PROBE",
-        "MESSAGE_WAITING",
-        "MESSAGE_QUERY",
-        "ROSTER",
-        "CODEC",
-        "BACKGROUND_JOB",
-        "DETECTED_SPEECH",
-        "DETECTED_TONE",
-        "PRIVATE_COMMAND",
-        "HEARTBEAT",
-        "TRAP",
-        "ADD_SCHEDULE",
-        "DEL_SCHEDULE",
-        "EXE_SCHEDULE",
-        "RE_SCHEDULE",
-        "RELOADXML",
-        "NOTIFY",
-        "PHONE_FEATURE",
-        "PHONE_FEATURE_SUBSCRIBE",
-        "SEND_MESSAGE",
-        "RECV_MESSAGE",
-        "REQUEST_PARAMS",
-        "CHANNEL_DATA",
-        "GENERAL",
-        "COMMAND",
-        "SESSION_HEARTBEAT",
-        "CLIENT_DISCONNECTED",
-        "SERVER_DISCONNECTED",
-        "SEND_INFO",
-        "RECV_INFO",
-        "RECV_RTCP_MESSAGE",
-        "SEND_RTCP_MESSAGE",
-        "CALL_SECURE",
-        "NAT",
-        "RECORD_START",
-        "RECORD_STOP",
-        "PLAYBACK_START",
-        "PLAYBACK_STOP",
-        "CALL_UPDATE",
-        "FAILURE",
-        "SOCKET_DATA",
-        "MEDIA_BUG_START",
-        "MEDIA_BUG_STOP",
-        "CONFERENCE_DATA_QUERY",
-        "CONFERENCE_DATA",
-        "CALL_SETUP_REQ",
-        "CALL_SETUP_RESULT",
-        "CALL_DETAIL",
-        "DEVICE_STATE",
-        "TEXT",
-        "SHUTDOWN_REQUESTED",
-        "ALL",
-    }
-)
+LOG_LEVELS = {
+    "console": 0,
+    "alert": 1,
+    "crit": 2,
+    "err": 3,
+    "warning": 4,
+    "notice": 5,
+    "info": 6,
+    "debug": 7,
+}
 
 
-# mod_event_socket's ``myevents`` adds exactly these to the listener's event list
-MYEVENTS = frozenset(
-    {
-        "CHANNEL_ANSWER",
-        "CHANNEL_APPLICATION",
-        "CHANNEL_BRIDGE",
-        "CHANNEL_CREATE",
-        "CHANNEL_DATA",
-        "CHANNEL_DESTROY",
-        "CHANNEL_EXECUTE",
-        "CHANNEL_EXECUTE_COMPLETE",
-        "CHANNEL_HANGUP",
-        "CHANNEL_HANGUP_COMPLETE",
-        "CHANNEL_ORIGINATE",
-        "CHANNEL_UUID",
-        "CHANNEL_OUTGOING",
-        "CHANNEL_PARK",
-        "CHANNEL_PROGRESS",
-        "CHANNEL_PROGRESS_MEDIA",
-        "CHANNEL_STATE",
-        "CHANNEL_UNBRIDGE",
-        "CHANNEL_UNPARK",
-        "DETECTED_SPEECH",
-        "DTMF",
-        "NOTALK",
-        "TALK",
-    }
-)
+class _Close:
+    """Writer sentinel: close the socket after what is queued."""
+
+
+_CLOSE = _Close()
+# an item of the outgoing queue: (is an event, the listener's noevents generation, bytes)
+Item = tuple[bool, int, bytes]
 
 
 class Connection:
@@ -164,18 +61,19 @@ class Connection:
         self.sock = sock
         self.address = address
         self.authed = False
-        self.format: str | None = None
-        self.all_events = False
-        self.events: set[str] = set()
-        self.subclasses: set[str] = set()
-        self.filters: list[tuple[str, str]] = []
+        self.sub = Subscription()
         self.myevents: str | None = None
         self.linger: int | None = None
         self.session_done = False  # the controlled session's HANGUP_COMPLETE went out
-        self.out: Queue[bytes] = Queue()
+        self.out: Queue[Item | _Close] = Queue()
+        self.generation = 0  # noevents flushes the events still queued
+        self.queued_events = 0
+        self.lost_events = 0
         self.holding = False
         self.held: list[Event] = []
         self.closed = False
+        self.received: list[str] = []  # command lines, for assertions (auth is masked)
+        self.logging = False
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -186,8 +84,9 @@ class Connection:
             return
         writer = gevent.spawn(self._writer)
         self.switch.connections.add(self)
+        self.switch.history.append(self)
         try:
-            self.out.put(wire.auth_request())
+            self._put(wire.auth_request())
             self._reader()
         finally:
             self.switch.connections.discard(self)
@@ -219,7 +118,10 @@ class Connection:
                 (int(v) for k, v in headers if k.lower() == "content-length" and v.isdigit()), 0
             )
             while len(buf) < length:
-                data = self.sock.recv(65536)
+                try:
+                    data = self.sock.recv(65536)
+                except OSError:
+                    return
                 if not data:
                     return
                 buf += data
@@ -231,15 +133,37 @@ class Connection:
 
     def _writer(self) -> None:
         while True:
-            data = self.out.get()
+            batch = [self.out.get()]
+            window = self.switch.faults.coalesce
+            if window > 0:
+                deadline = time.monotonic() + window
+                while not isinstance(batch[-1], _Close):
+                    try:
+                        batch.append(self.out.get(timeout=max(0.0, deadline - time.monotonic())))
+                    except Empty:
+                        break
             stall = self.switch.faults.stall_remaining()
             if stall:
                 gevent.sleep(stall)
-            if data is _CLOSE or data == _CLOSE:
+            data = b"".join(self._take(item) for item in batch)
+            if data and not self._send_now(data):
+                return
+            if isinstance(batch[-1], _Close):
                 self._close_socket()
                 return
-            if not self._send_now(data):
-                return
+
+    def _take(self, item: Item | _Close) -> bytes:
+        if isinstance(item, _Close):
+            return b""
+        is_event, generation, data = item
+        if is_event:
+            self.queued_events -= 1
+            if generation != self.generation:
+                return b""  # flushed by noevents
+        return data
+
+    def _put(self, data: bytes) -> None:
+        self.out.put((False, 0, data))
 
     def _send_now(self, data: bytes) -> bool:
         try:
@@ -256,12 +180,25 @@ class Connection:
         self.sock.close()
 
     def reply(self, text: str, extra: wire.Headers = ()) -> None:
-        self.out.put(wire.command_reply(text, extra))
+        self._put(wire.command_reply(text, extra))
 
-    def disconnect(self, extra: wire.Headers = ()) -> None:
-        self.out.put(wire.disconnect_notice(extra))
+    def disconnect(self, extra: wire.Headers = (), body: bytes = wire.GOODBYE) -> None:
+        self._put(wire.disconnect_notice(extra, body))
         self.out.put(_CLOSE)
         self.closed = True
+
+    def shutdown_notice(self, body: bytes) -> None:
+        """``kill_all_listeners`` at shutdown: the notice, then the socket closes."""
+        self.disconnect(body=body)
+
+    def _kill(self) -> None:
+        # kill_listener: the socket is shut down under the blocked writer; what the kernel
+        # already holds still reaches the client, then the stream ends
+        log.warning("killing listener %s:%s: too many lost events", *self.address[:2])
+        self.closed = True
+        self.switch.connections.discard(self)
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
 
     # --- faults --------------------------------------------------------------------------
 
@@ -272,7 +209,7 @@ class Connection:
         self._close_socket()
 
     def fault_raw(self, data: bytes, close: bool) -> None:
-        self.out.put(data)
+        self._put(data)
         if close:
             self.out.put(_CLOSE)
             self.closed = True
@@ -280,7 +217,7 @@ class Connection:
     # --- events --------------------------------------------------------------------------
 
     def wants(self, event: Event) -> bool:
-        if self.format is None or self.closed:
+        if self.closed:
             return False
         if self.myevents is not None and (
             self.session_done or event.get("Unique-ID") != self.myevents
@@ -289,22 +226,26 @@ class Connection:
             # CHANNEL_DESTROY comes too late for it (08b conn 3: nothing after
             # CHANNEL_HANGUP_COMPLETE but the final disconnect).
             return False
-        if not self.all_events:
-            if event.name not in self.events:
-                return False
-            if event.name == "CUSTOM" and event.subclass not in self.subclasses:
-                return False
-        if self.filters:
-            return any(event.get(h) == v for h, v in self.filters)
-        return True
+        return self.sub.wants(event)
 
     def deliver(self, event: Event) -> None:
         if not self.wants(event):
             return
+        if self.queued_events >= self.switch.event_queue_len:
+            self.lost_events += 1
+            if self.lost_events > self.switch.max_missed:
+                self._kill()
+            return
+        self.lost_events = 0
+        self.queued_events += 1
         if self.holding:
             self.held.append(event)
             return
-        self.out.put(event.json() if self.format == "json" else event.plain())
+        self._enqueue(event)
+
+    def _enqueue(self, event: Event) -> None:
+        data = event.json() if self.sub.format == "json" else event.plain()
+        self.out.put((True, self.generation, data))
         if self.myevents is not None and event.name == "CHANNEL_HANGUP":
             self._controlled_hangup(event)
         elif self.myevents is not None and event.name == "CHANNEL_HANGUP_COMPLETE":
@@ -318,7 +259,7 @@ class Connection:
                 [("Controlled-Session-UUID", uuid), ("Content-Disposition", "disconnect")]
             )
             return
-        self.out.put(
+        self._put(
             wire.disconnect_notice(
                 [
                     ("Controlled-Session-UUID", uuid),
@@ -338,14 +279,25 @@ class Connection:
     # --- commands ------------------------------------------------------------------------
 
     def handle(self, first: str, headers: list[tuple[str, str]], body: str) -> None:
-        cmd, _, args = first.strip().partition(" ")
+        line = first.strip()
+        cmd, _, args = line.partition(" ")
+        cmd = cmd.lower()  # mod_event_socket matches commands with strncasecmp
         args = args.strip()
+        self.received.append("auth" if cmd == "auth" else line)
+        if self.switch.faults.is_silenced(cmd):
+            return
+        if cmd == "exit":  # answered before authentication too
+            self._exit()
+            return
         if not self.authed:
             if cmd == "auth":
                 self._auth(args)
             else:
                 self.reply("-ERR command not found")
             return
+        lowered: dict[str, str] = {}
+        for name, value in headers:
+            lowered.setdefault(name.lower(), value)  # header names are case-insensitive
         handler = {
             "api": self._api,
             "bgapi": self._bgapi,
@@ -354,15 +306,16 @@ class Connection:
             "noevents": self._noevents,
             "filter": self._filter,
             "sendmsg": self._sendmsg,
-            "exit": self._exit,
             "myevents": self._myevents,
             "linger": self._linger,
             "nolinger": self._nolinger,
+            "log": self._log,
+            "nolog": self._nolog,
         }.get(cmd)
         if handler is None:
             self.reply("-ERR command not found")
             return
-        handler(args, dict(headers), body)
+        handler(args, lowered, body)
 
     def _auth(self, password: str) -> None:
         if password == self.switch.password:
@@ -372,7 +325,7 @@ class Connection:
             self.reply("-ERR invalid")
             self.disconnect()
 
-    def _exit(self, args: str, headers: dict[str, str], body: str) -> None:
+    def _exit(self) -> None:
         self.reply("+OK bye")
         self.disconnect()
 
@@ -382,96 +335,57 @@ class Connection:
         try:
             result = run_api(self.switch, name, rest.strip())
         finally:
-            self.out.put(wire.api_response(result))
+            self._put(wire.api_response(result))
             self.holding = False
             held, self.held = self.held, []
             for event in held:
-                self.deliver(event)
+                self._enqueue(event)
 
     def _bgapi(self, args: str, headers: dict[str, str], body: str) -> None:
-        job = headers.get("Job-UUID") or new_uuid()
+        job = headers.get("job-uuid") or new_uuid()
         self.reply(f"+OK Job-UUID: {job}", [("Job-UUID", job)])
         name, _, rest = args.partition(" ")
+        switch = self.switch
 
         def publish(result: str) -> None:
-            self.switch.publish(self.switch.factory.background_job(job, name, rest.strip(), result))
+            event = switch.factory.background_job(job, name, rest.strip(), result)
+            delay = switch.faults.job_delay
+            if delay > 0:
+                gevent.spawn_later(delay, switch.publish, event)
+            else:
+                switch.publish(event)
 
         def run() -> None:
             if name == "originate":
-                self.switch.originate(rest.strip(), notify=publish)
+                switch.originate(rest.strip(), notify=publish)
             else:
-                publish(run_api(self.switch, name, rest.strip()))
+                publish(run_api(switch, name, rest.strip()))
 
         gevent.spawn(run)
 
     def _event(self, args: str, headers: dict[str, str], body: str) -> None:
-        words = args.split()
-        fmt = "plain"
-        if words and words[0] in FORMATS:
-            fmt = words.pop(0)
-        custom = False
-        for word in words:
-            if custom:
-                self.subclasses.add(word)  # every word after CUSTOM is a subclass
-            elif word == "CUSTOM":
-                custom = True
-                self.events.add(word)
-            elif word == "ALL":
-                self.all_events = True
-            elif word in KNOWN_EVENTS:
-                self.events.add(word)
-        self.format = fmt
-        self.reply(f"+OK event listener enabled {fmt}")
+        self.reply(self.sub.event(args))
 
     def _nixevent(self, args: str, headers: dict[str, str], body: str) -> None:
-        custom = False
-        for word in args.split():
-            if custom:
-                self.subclasses.discard(word)
-            elif word == "CUSTOM":
-                custom = True
-            elif word == "ALL":
-                self.all_events = False
-                self.events.clear()
-                self.subclasses.clear()
-            else:
-                self.events.discard(word)
-        self.reply("+OK events nixed")
+        self.reply(self.sub.nixevent(args))
 
     def _noevents(self, args: str, headers: dict[str, str], body: str) -> None:
-        self.format = None
-        self.all_events = False
-        self.events.clear()
-        self.subclasses.clear()
-        self.reply("+OK no longer listening for events")
+        answer = self.sub.noevents()
+        if answer.startswith("+OK"):
+            self.generation += 1  # flush_listener: queued events are dropped
+        self.reply(answer)
 
     def _filter(self, args: str, headers: dict[str, str], body: str) -> None:
-        words = args.split(" ", 1)
-        if words[0] == "delete":
-            rest = words[1] if len(words) > 1 else ""
-            header, _, value = rest.partition(" ")
-            if header == "all":
-                self.filters.clear()
-                self.reply("+OK filter deleted.")
-                return
-            self.filters = [
-                f for f in self.filters if not (f[0] == header and (not value or f[1] == value))
-            ]
-            self.reply(f"+OK filter deleted. [{header}][{value}]")
-            return
-        header, _, value = args.partition(" ")
-        if not header or not value:
-            self.reply("-ERR invalid syntax")
-            return
-        self.filters.append((header, value))
-        self.reply(f"+OK filter added. [{header}]=[{value}]")
+        self.reply(self.sub.filter(args))
 
     def _sendmsg(self, args: str, headers: dict[str, str], body: str) -> None:
-        uuid = args or self.myevents or ""
+        uuid = args or headers.get("session-id") or self.myevents or ""
         call = self.switch.calls.get(uuid)
         if call is None:
             self.reply(f"-ERR invalid session id [{uuid}]")
             return
+        # the header names are case-insensitive; the command itself is compared by a
+        # case-sensitive hash in switch_ivr_parse_event, so "EXECUTE" does nothing
         kind = headers.get("call-command", "")
         if kind == "hangup":
             call.kill(headers.get("hangup-cause") or "NORMAL_CLEARING")
@@ -481,7 +395,7 @@ class Connection:
                     "execute",
                     app=headers.get("execute-app-name", ""),
                     arg=headers.get("execute-app-arg", body),
-                    app_uuid=headers.get("Event-UUID", ""),
+                    app_uuid=headers.get("event-uuid", ""),
                 )
             )
         self.reply("+OK")
@@ -493,8 +407,10 @@ class Connection:
             self.reply("-ERR invalid uuid")
             return
         self.myevents = uuid
-        self.format = "plain"  # 1.10.12 ignores the requested format (pitfall 3)
-        self.events |= MYEVENTS  # added to any earlier subscription, not ALL (08b)
+        sub = self.sub
+        sub.format = "plain"  # 1.10.12 ignores the requested format (pitfall 3)
+        sub.events |= MYEVENTS  # added to any earlier subscription, not ALL (08b)
+        sub.listening = True
         self.reply("+OK Events Enabled")
 
     def _linger(self, args: str, headers: dict[str, str], body: str) -> None:
@@ -510,3 +426,17 @@ class Connection:
             return
         self.linger = None
         self.reply("+OK will not linger")
+
+    def _log(self, args: str, headers: dict[str, str], body: str) -> None:
+        # only the reply: the simulator writes no log lines
+        level = args.split(" ")[0] if args else "debug"
+        number = LOG_LEVELS.get(level.lower()) if not level.isdigit() else int(level)
+        if number is None or not 0 <= number <= 7:
+            self.reply("-ERR invalid log level")
+            return
+        self.logging = True
+        self.reply(f"+OK log level {level} [{number}]")
+
+    def _nolog(self, args: str, headers: dict[str, str], body: str) -> None:
+        was, self.logging = self.logging, False
+        self.reply("+OK no longer logging" if was else "-ERR not loging")  # sic

@@ -40,6 +40,14 @@ class Event:
                 return value
         return None
 
+    def get_ci(self, name: str) -> str | None:
+        """``switch_event_get_header``: header names are case-insensitive."""
+        lowered = name.lower()
+        for key, value in self.headers:
+            if key.lower() == lowered:
+                return value
+        return None
+
     def plain(self) -> bytes:
         # Encoded once, shared by every listener.
         if self._plain is None:

@@ -64,6 +64,7 @@ class Plan:
     amd_cause: str = "HUMAN"
     amd_seconds: float = 1.4
     greeting: float = 10.0  # a machine hangs up this long after answering
+    beep: float | None = None  # a machine's beep starts this long after answer (avmd hears it)
     digit: str | None = "1"
     digit_after: float = 2.0  # after the IVR prompt starts
     hangup_after: float | None = None  # callee hangs up this long after answer (any stage)
@@ -185,6 +186,8 @@ class Scenario:
                 plan.cause = OUTCOME_CAUSES.get(plan.outcome, plan.cause)
                 if plan.outcome == "invalid" and not plan.cause:
                     plan.cause = "NO_ROUTE_DESTINATION"
+        if plan.machine and (override is None or "beep" not in override):
+            plan.beep = plan.greeting  # the beep ends the greeting
         if plan.hangup_after is not None and plan.hangup_after < 0:
             plan.hangup_after = None
         return plan

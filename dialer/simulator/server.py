@@ -1,12 +1,10 @@
-"""The simulated switch (channels, limits, event bus, ledger) and its TCP server."""
+"""The simulator's TCP server: puts a ``Switch`` on a port, beats HEARTBEATs, restarts."""
 
 from __future__ import annotations
 
-import ipaddress
 import logging
-import random
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -14,227 +12,30 @@ from typing import Any
 import gevent
 from gevent.server import StreamServer
 
-from dialer.simulator import originate as originate_mod
-from dialer.simulator.call import Call
-from dialer.simulator.channel import Channel, new_uuid
 from dialer.simulator.clock import SimClock
 from dialer.simulator.connection import Connection
-from dialer.simulator.events import Event, EventFactory
 from dialer.simulator.faults import Faults
 from dialer.simulator.ledger import Ledger
-from dialer.simulator.limits import REFUSED_CAUSE, SessionLimits
-from dialer.simulator.scenario import Plan, Scenario
+from dialer.simulator.limits import SessionLimits
+from dialer.simulator.scenario import Scenario
+from dialer.simulator.switch import MAX_QUEUE_LEN, Switch
 
 log = logging.getLogger("dialer.simulator")
 
 DEFAULT_ACL = ("127.0.0.0/8", "::1/128")
 HEARTBEAT_SECONDS = 20.0
-
-
-class Switch:
-    """Everything a FreeSWITCH node holds, minus the sockets."""
-
-    def __init__(
-        self,
-        password: str,
-        scenario: Scenario,
-        clock: SimClock,
-        ledger: Ledger,
-        limits: SessionLimits,
-        seed: int | None,
-        acl: Sequence[str],
-    ) -> None:
-        self.password = password
-        self.scenario = scenario
-        self.clock = clock
-        self.ledger = ledger
-        self.limits = limits
-        self.rng = random.Random(seed)
-        self.factory = EventFactory(clock)
-        self.connections: set[Connection] = set()
-        self.calls: dict[str, Call] = {}
-        self.faults = Faults(lambda: list(self.connections), self.publish)
-        self.acl = [ipaddress.ip_network(n, strict=False) for n in acl]
-        self.used_uuids: set[str] = set()
-
-    def allowed(self, host: str) -> bool:
-        try:
-            address = ipaddress.ip_address(host.split("%")[0])
-        except ValueError:
-            return False
-        return any(address in net for net in self.acl)
-
-    # --- events --------------------------------------------------------------------------
-
-    def publish(self, event: Event) -> None:
-        delay = self.faults.event_delay
-        if delay > 0:
-            gevent.spawn_later(delay, self._deliver, event)
-        else:
-            self._deliver(event)
-
-    def _deliver(self, event: Event) -> None:
-        for conn in list(self.connections):
-            conn.deliver(event)
-
-    # --- ledger --------------------------------------------------------------------------
-
-    def record(self, what: str, call: Call | None = None, **extra: Any) -> None:
-        fact: dict[str, Any] = {"t": round(self.clock.real_elapsed(), 6), "event": what}
-        if call is not None:
-            fact.update(
-                uuid=call.ch.uuid,
-                attempt_id=call.attempt_id,
-                campaign_id=call.campaign_id,
-                to=call.ch.dial.number,
-                cause=call.ch.hangup_cause,
-            )
-            if what == "hangup":
-                fact["billsec"] = int(call.ch.variables.get("billsec", "0"))
-                fact["duration"] = int(call.ch.variables.get("duration", "0"))
-        fact.update(extra)
-        self.ledger.record(fact)
-        if what in ("hangup", "refused"):
-            log.info(
-                "call %s to %s: %s %s", fact.get("uuid"), fact.get("to"), what, fact.get("cause")
-            )
-
-    # --- originate -----------------------------------------------------------------------
-
-    def originate(self, args: str, notify: Callable[[str], None] | None = None) -> str:
-        """Run one originate to completion; returns ``+OK <uuid>\\n`` or ``-ERR <CAUSE>\\n``.
-
-        ``notify`` (bgapi) is called with the result at the moment the switch has it.
-        """
-        refusal = self._refusal(args)
-        if isinstance(refusal, str):
-            if notify is not None:
-                notify(refusal)
-            return refusal
-        request, granted = refusal
-        call = self._new_call(request, granted)
-        call.on_result = notify
-        call.start()
-        return str(call.result.get())
-
-    def _refusal(self, args: str) -> str | tuple[originate_mod.Originate, int]:
-        """``-ERR <cause>\\n`` if no channel is created, else the request and its sessions."""
-        try:
-            request = originate_mod.parse(args)
-        except originate_mod.OriginateError as exc:
-            variables = originate_mod.parse_variables(
-                args[1 : args.find("}")] if args.startswith("{") and "}" in args else ""
-            )
-            self._refused(variables, "", exc.cause)
-            return f"-ERR {exc.cause}\n"
-        variables = request.variables
-        number = request.dial.number
-        if self.faults.refuse_cause:
-            self._refused(variables, number, self.faults.refuse_cause)
-            return f"-ERR {self.faults.refuse_cause}\n"
-        granted = self.limits.acquire(request.dial.sessions)
-        if granted == 0:
-            self._refused(variables, number, REFUSED_CAUSE)
-            return f"-ERR {REFUSED_CAUSE}\n"
-        return request, granted
-
-    def _ids(self, variables: dict[str, str]) -> tuple[str, str]:
-        attempt = variables.get("dialer_attempt_id") or variables.get("origination_uuid", "")
-        campaign = variables.get("dialer_campaign_id") or variables.get("campaign_id", "")
-        return attempt, campaign
-
-    def _refused(self, variables: dict[str, str], number: str, cause: str) -> None:
-        attempt, campaign = self._ids(variables)
-        common: dict[str, Any] = {
-            "uuid": variables.get("origination_uuid"),
-            "attempt_id": attempt,
-            "campaign_id": campaign,
-            "to": number,
-            "cause": cause,
-        }
-        self.record("originate", None, refused=True, **common)
-        self.record("refused", None, **common)
-
-    def _new_call(self, request: originate_mod.Originate, granted: int) -> Call:
-        variables = request.variables
-        wanted = variables.get("origination_uuid", "")
-        uuid = wanted or new_uuid()
-        duplicate = bool(wanted) and wanted in self.calls
-        if duplicate:
-            # Real FreeSWITCH logs and carries on with a random uuid (DESIGN §6).
-            uuid = new_uuid()
-        self.used_uuids.add(uuid)
-        dial = request.dial
-        dial.channel_name = dial.channel_name
-        ch = Channel(
-            uuid=uuid,
-            dial=dial,
-            cid_name=variables.get("origination_caller_id_name", "Outbound Call"),
-            cid_number=variables.get("origination_caller_id_number", "0000000000"),
-            created_us=self.clock.now_us(),
-            session_id=self.limits.total,
-        )
-        self._initial_variables(ch, variables)
-        plan: Plan = self.scenario.plan(dial.number, self.rng)
-        attempt, campaign = self._ids(variables)
-        call = Call(self, ch, request, plan, granted, campaign, attempt)
-        self.calls[uuid] = call
-        self.record("originate", call)
-        if duplicate:
-            self.record("duplicate", call, requested_uuid=wanted)
-        return call
-
-    def _initial_variables(self, ch: Channel, variables: dict[str, str]) -> None:
-        """Variables of a fresh A leg, in the captured order (CHANNEL_CREATE of 08a)."""
-        v = ch.set_var
-        v("direction", "outbound")
-        v("is_outbound", "true")
-        v("session_id", str(ch.session_id))
-        v("read_codec", "L16")
-        v("read_rate", "8000")
-        v("write_codec", "L16")
-        v("write_rate", "8000")
-        v("channel_name", ch.name)
-        v("uuid", ch.uuid)
-        v("call_uuid", ch.uuid)
-        for name, value in variables.items():
-            v(name, value)
-        v("originate_early_media", "false")
-        v("originate_endpoint", ch.dial.endpoint)
-        if ch.dial.endpoint == "loopback":
-            v("other_loopback_leg_uuid", new_uuid())
-            v("loopback_leg", "A")
-
-    def call_finished(self, call: Call) -> None:
-        self.limits.release(call.sessions)
-        if self.calls.get(call.ch.uuid) is call:
-            del self.calls[call.ch.uuid]
-
-    def heartbeat(self) -> Event:
-        lim = self.limits
-        us = int(self.clock.real_elapsed() * 1_000_000)
-        return self.factory.heartbeat(
-            [
-                ("Event-Info", "System Ready"),
-                ("Up-Time", "0 years, 0 days"),
-                ("FreeSWITCH-Version", "1.10.12-release+git~20240802T210227Z~a88d069d6f~64bit"),
-                ("Uptime-msec", str(us // 1000)),
-                ("Session-Count", str(lim.count)),
-                ("Max-Sessions", str(lim.max_sessions)),
-                ("Session-Per-Sec", str(lim.sps)),
-                ("Session-Per-Sec-Last", str(lim.per_second_used())),
-                ("Session-Per-Sec-Max", str(lim.per_second_used())),
-                ("Session-Per-Sec-FiveMin", str(lim.per_second_used())),
-                ("Session-Since-Startup", str(lim.total)),
-                ("Session-Peak-Max", str(lim.peak)),
-                ("Session-Peak-FiveMin", str(lim.peak)),
-                ("Idle-CPU", "97.000000"),
-            ]
-        )
+# capture 14: the disconnect notice ~1.3 s after `fsctl shutdown restart`, and the Event
+# Socket answering again ~6.2 s after that (switch seconds, scaled like every timer)
+SHUTDOWN_SECONDS = 1.3
+RESTART_SECONDS = 6.2
+SHUTDOWN_NOTICE = b"The system is being shut down.\n"
 
 
 class Simulator:
     """A FreeSWITCH stand-in on a real TCP socket, embeddable in a gevent process.
+
+    ``acl`` lists the networks allowed to connect (FreeSWITCH's ``apply-inbound-acl``; the
+    default is loopback only); anyone else gets ``text/rude-rejection``.
 
     >>> with Simulator(port=0, scenario="all-answer", time_scale=0.01) as sim:
     ...     host, port = sim.address
@@ -253,6 +54,7 @@ class Simulator:
         seed: int | None = None,
         acl: Sequence[str] = DEFAULT_ACL,
         heartbeat_seconds: float = HEARTBEAT_SECONDS,
+        event_queue_len: int = MAX_QUEUE_LEN,
     ) -> None:
         self.host = host
         self.port = port
@@ -266,10 +68,14 @@ class Simulator:
             SessionLimits(max_sessions, sessions_per_second),
             seed,
             acl,
+            event_queue_len,
         )
+        self.switch.on_restart = self.restart
         self.heartbeat_seconds = heartbeat_seconds
         self._server: StreamServer | None = None
+        self._bound: tuple[str, int] | None = None
         self._heartbeat: gevent.Greenlet[[], None] | None = None
+        self._restarting: gevent.Greenlet[[float | None], None] | None = None
 
     @property
     def faults(self) -> Faults:
@@ -286,24 +92,40 @@ class Simulator:
 
     @property
     def address(self) -> tuple[str, int]:
-        if self._server is None:
+        if self._bound is None:
             raise RuntimeError("simulator not started")
-        host, port = self._server.address[:2]
-        return str(host), int(port)
+        return self._bound
+
+    @property
+    def live_connections(self) -> int:
+        """Event Socket connections open right now (authenticated or not)."""
+        return len(self.switch.connections)
+
+    def commands_received(self, live_only: bool = False) -> list[list[str]]:
+        """Per connection, in accept order, the command lines it received (``auth`` shown as
+        ``auth`` only); the last 1000 connections are kept."""
+        conns = [c for c in self.switch.history if not live_only or c in self.switch.connections]
+        return [list(c.received) for c in conns]
 
     def start(self) -> tuple[str, int]:
-        # StreamServer makes a gevent listener, so the embedded mode needs no monkey-patching
-        self._server = StreamServer((self.host, self.port), self._handle, backlog=1024)
-        self._server.start()
+        self._listen(self.port)
         if self.heartbeat_seconds > 0:
             self._heartbeat = gevent.spawn(self._beat)
         log.info("FreeSWITCH simulator listening on %s:%s", *self.address)
         return self.address
 
+    def _listen(self, port: int) -> None:
+        # StreamServer makes a gevent listener, so the embedded mode needs no monkey-patching
+        self._server = StreamServer((self.host, port), self._handle, backlog=1024)
+        self._server.start()
+        host, bound = self._server.address[:2]
+        self._bound = (str(host), int(bound))
+
     def stop(self) -> None:
-        if self._heartbeat is not None:
-            self._heartbeat.kill(block=False)
-            self._heartbeat = None
+        for greenlet in (self._heartbeat, self._restarting):
+            if greenlet is not None:
+                greenlet.kill(block=False)
+        self._heartbeat = self._restarting = None
         for call in list(self.switch.calls.values()):
             if call.greenlet is not None:
                 call.greenlet.kill(block=False)
@@ -314,6 +136,33 @@ class Simulator:
             self._server.stop(timeout=1)
             self._server = None
         self._ledger.close()
+
+    def restart(self, down_for: float | None = None) -> None:
+        """Restart the node like ``fsctl shutdown restart`` (capture 14).
+
+        After ``SHUTDOWN_SECONDS`` every connection gets the disconnect notice "The system is
+        being shut down." and is closed, in-flight calls are lost (ledger: ``hangup`` with
+        ``lost: true``), and the port stops answering; ``down_for`` real seconds later
+        (default ``RESTART_SECONDS`` scaled) the Event Socket answers again with a new
+        Core-UUID, Event-Sequence and uptime started afresh, and empty session counters.
+        Returns at once.
+        """
+        if self._restarting is None:
+            self._restarting = gevent.spawn(self._restart, down_for)
+
+    def _restart(self, down_for: float | None) -> None:
+        gevent.sleep(self.clock.real(SHUTDOWN_SECONDS))
+        port = self.address[1]
+        for conn in list(self.switch.connections):
+            conn.shutdown_notice(SHUTDOWN_NOTICE)
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        self.switch.reboot()
+        self._ledger.record({"t": round(self.clock.real_elapsed(), 6), "event": "restart"})
+        gevent.sleep(self.clock.real(RESTART_SECONDS) if down_for is None else down_for)
+        self._listen(port)
+        self._restarting = None
 
     def __enter__(self) -> Simulator:
         self.start()

@@ -139,25 +139,46 @@ def test_press1_via_sendmsg_digit_and_ivr_result() -> None:
             b"execute-app-arg: 1 1 3 4000 # tone_stream://%(1000,500,440);loops=2 "
             b"silence_stream://250 ivr_digit [1-9] 3000\nEvent-UUID: e1\n\n"
         )
-        frames = c.until(lambda f: event_name(f) == "CHANNEL_EXECUTE_COMPLETE")
+        frames = c.until(lambda f: event_name(f) == "PRIVATE_COMMAND")
         assert b"Content-Type: command/reply\nReply-Text: +OK\n\n" in frames
         frames = [f for f in frames if event_name(f)]
         names = [event_name(f) for f in frames]
-        assert names == [
-            "PRIVATE_COMMAND",
+        # capture 02: the A leg's events from the sendmsg to the PRIVATE_COMMAND after it
+        assert names == _captured_after_sendmsg() == [
             "CHANNEL_EXECUTE",
             "PLAYBACK_START",
             "DTMF",
             "PLAYBACK_STOP",
             "CHANNEL_EXECUTE_COMPLETE",
+            "PRIVATE_COMMAND",
         ]
-        done = dict(inner(frames[-1])[0])
+        done = dict(inner(frames[-2])[0])
         assert done["variable_ivr_digit"] == "1"
         assert done["variable_read_result"] == "success"
         assert done["Application-UUID"] == "e1"
         c.send(b"sendmsg x1\ncall-command: hangup\nhangup-cause: USER_BUSY\n\n")
         end = c.until(lambda f: event_name(f) == "CHANNEL_HANGUP_COMPLETE")
         assert dict(inner(end[-1])[0])["Hangup-Cause"] == "USER_BUSY"
+
+
+def _captured_after_sendmsg() -> list[str]:
+    t = load("02_press1_queue_agent_plain.txt")
+    sent = next(i for i, c in enumerate(t.chunks) if c.data.startswith(b"sendmsg"))
+    names = [
+        e[0]
+        for chunk in t.chunks[sent:]
+        if chunk.direction == "recv" and chunk.conn == 1
+        for e in [_event_of(chunk.data)]
+        if e is not None and e[1].endswith("-a")
+    ]
+    return names[: names.index("PRIVATE_COMMAND") + 1]
+
+
+def _event_of(frame: bytes) -> tuple[str, str] | None:
+    if not frame.startswith(b"Content-Length"):
+        return None
+    d = dict(inner(frame)[0])
+    return d["Event-Name"], d.get("Channel-Name", "")
 
 
 def test_dialplan_flow_raises_stage_events_in_order() -> None:

@@ -1,0 +1,105 @@
+"""mod_avmd on the A leg: ``avmd_start`` / ``avmd_stop`` and the beep the scenario plans.
+
+As captured (07, 07b, 10c): ``avmd_start`` raises MEDIA_BUG_START and ``CUSTOM avmd::start``;
+the beep is reported ``BEEP_DETECT_SECONDS`` after it starts (``avmd::beep``, ``Beep-Status:
+DETECTED``); ``avmd_stop`` raises ``avmd::stop`` (``DETECTED`` or ``NOTDETECTED``,
+``Total-time``) and MEDIA_BUG_STOP. Each avmd event reaches a listener twice with the same
+Event-Sequence: a bare copy at once, and a full copy (plus the channel's headers and
+variables) that waits in the session's queue until the park loop delivers it — right away
+when the channel is parked idle, else after the running application and its PRIVATE_COMMAND.
+Audio before ``avmd_start`` is not analysed: a beep that already began is missed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from dialer.simulator.events import Event
+
+if TYPE_CHECKING:
+    from dialer.simulator.call import Call
+
+BEEP_DETECT_SECONDS = 0.1  # 07: avmd::beep ~100 ms after the 1000 Hz tone began
+WHERE = ("mod_avmd.c", "avmd_fire_event", 700)
+# the measured tone of 07 (a 1000 Hz beep at -6 dBFS)
+BEEP_FIELDS = [
+    ("Frequency", "1000.454123"),
+    ("Frequency-variance", "0.000018"),
+    ("Amplitude", "14401.345206"),
+    ("Amplitude-variance", "27176.962574"),
+]
+FRAME_US = 20_000
+
+
+class Avmd:
+    def __init__(self, call: Call) -> None:
+        self.call = call
+        self.started_us: int | None = None
+        self.beeped = False
+        self.due: float | None = None  # simulated epoch of the beep report, when running
+        self.queued: list[Event] = []  # full copies waiting for the park loop
+
+    def start(self) -> None:
+        call = self.call
+        if self.started_us is not None:
+            return
+        clock = call.switch.clock
+        call.emit("MEDIA_BUG_START", pre=_bug())
+        self.started_us = clock.now_us()
+        self.beeped = False
+        self._fire("avmd::start", [("Start-time", str(self.started_us))])
+        beep = call.plan.beep
+        if beep is not None and call.answered_at is not None:
+            begins = call.answered_at + beep
+            if begins >= clock.now():
+                self.due = begins + BEEP_DETECT_SECONDS
+
+    def detected(self) -> None:
+        """Called by the call's wait loop when the planned beep is heard."""
+        call = self.call
+        self.due = None
+        if self.started_us is None:
+            return
+        self.beeped = True
+        detection = max(0, call.switch.clock.now_us() - self.started_us - FRAME_US)
+        self._fire(
+            "avmd::beep",
+            [
+                ("Beep-Status", "DETECTED"),
+                *BEEP_FIELDS,
+                ("Detection-time", str(detection)),
+                ("Detector-resolution", "1"),
+                ("Detector-offset", "0"),
+                ("Detector-index", "0"),
+            ],
+        )
+        if call.idle:
+            self.flush()
+
+    def stop(self) -> None:
+        call = self.call
+        if self.started_us is None:
+            return
+        total = call.switch.clock.now_us() - self.started_us
+        status = "DETECTED" if self.beeped else "NOTDETECTED"
+        self._fire("avmd::stop", [("Beep-Status", status), ("Total-time", str(total))])
+        call.emit("MEDIA_BUG_STOP", pre=_bug())
+        self.started_us = None
+        self.due = None
+
+    def flush(self) -> None:
+        queued, self.queued = self.queued, []
+        for event in queued:
+            self.call.publish(event)
+
+    def _fire(self, subclass: str, fields: list[tuple[str, str]]) -> None:
+        call = self.call
+        ch = call.ch
+        bare = call.events.factory.prefix("CUSTOM", WHERE, subclass=subclass)
+        bare += [("Unique-ID", ch.uuid), ("Call-command", "avmd"), *fields]
+        call.publish(Event(bare))
+        self.queued.append(Event(bare + ch.channel_headers() + ch.variable_headers()))
+
+
+def _bug() -> list[tuple[str, str]]:
+    return [("Media-Bug-Function", "avmd"), ("Media-Bug-Target", "N/A")]
