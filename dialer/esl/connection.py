@@ -175,8 +175,8 @@ class Connection(InboundESL):  # type: ignore[misc]  # greenswitch ships no type
             raise AuthenticationError(f"{self.name}: auth rejected: {reply.text}")
 
     def stop(self, timeout: float = 1.0) -> None:
-        """Say ``exit`` if still connected, close, and wait for our greenlets to finish."""
-        if self.connected and not self._closed.is_set():
+        """Say ``exit`` if authenticated, close, and wait for our greenlets to finish."""
+        if self.opened_at and self.connected and not self._closed.is_set():
             with contextlib.suppress(ESLError):
                 self.send("exit", timeout=min(timeout, self.command_timeout))
         self._shutdown(ConnectionLostError(f"{self.name}: closed by the client"))
