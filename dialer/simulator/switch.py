@@ -159,9 +159,7 @@ class Switch:
         try:
             request = originate_mod.parse(args)
         except originate_mod.OriginateError as exc:
-            variables = originate_mod.parse_variables(
-                args[1 : args.find("}")] if args.startswith("{") and "}" in args else ""
-            )
+            variables = dict(originate_mod.parse_command(args)[0])
             self._refused(variables, "", exc.cause)
             return f"-ERR {exc.cause}\n"
         variables = request.variables

@@ -1,5 +1,6 @@
-"""The originate builder: escaping proved against a model of FreeSWITCH's parser, and the
-model itself checked against what the real switch did (fixtures README table, 08c)."""
+"""The originate builder: escaping proved against the simulator's model of FreeSWITCH's
+parser (``dialer.simulator.originate``), and that model itself checked against what the real
+switch did (fixtures README table, 08c)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from dialer.esl import DialTemplate, Originate, build_originate, decode_variable
 from dialer.esl.events import parse_event
 from dialer.esl.frames import FrameParser, decode_value
 from dialer.esl.originate import sanitize_caller_id_name, stored_form
-from tests.esl import fsmodel
-from tests.esl.fakeserver import fs_url_encode
+from dialer.simulator import originate as fsmodel
+from dialer.simulator.wire import url_encode as fs_url_encode
 from tests.support import transcripts
 
 U = "8c523b0d-11a5-4634-811c-a9a0df4fc9a6"
@@ -25,7 +26,7 @@ def _measure(form: str) -> tuple[dict[str, str], str]:
     command = (
         f"originate {{origination_uuid={U},originate_timeout=10,t1={form},t2=after}}{DIAL} &hangup"
     )
-    variables, dial, _ = fsmodel.parse_originate(command)
+    variables, dial, _ = fsmodel.parse_command(command)
     return dict(variables), dial
 
 
@@ -55,10 +56,21 @@ def test_model_unescaped_comma_adds_a_variable() -> None:
     assert "c" in variables
 
 
-@pytest.mark.parametrize("form", ["'a}b'", "a}b", "hello world"])
-def test_model_brace_or_bare_space_breaks_the_originate(form: str) -> None:
+@pytest.mark.parametrize(
+    ("form", "cause"),
+    [
+        ("'a}b'", "CHAN_NOT_IMPLEMENTED"),
+        ("a}b", "CHAN_NOT_IMPLEMENTED"),
+        ("hello world", "DESTINATION_OUT_OF_ORDER"),
+    ],
+)
+def test_model_brace_or_bare_space_breaks_the_originate(form: str, cause: str) -> None:
     _, dial = _measure(form)
-    assert dial != DIAL  # FreeSWITCH: CHAN_NOT_IMPLEMENTED / DESTINATION_OUT_OF_ORDER
+    assert dial != DIAL
+    args = f"{{origination_uuid={U},t1={form},t2=after}}{DIAL} &hangup"
+    with pytest.raises(fsmodel.OriginateError) as refused:
+        fsmodel.parse(args)
+    assert refused.value.cause == cause  # README table / 08c
 
 
 def test_model_matches_what_08c_stored() -> None:
@@ -66,7 +78,7 @@ def test_model_matches_what_08c_stored() -> None:
     reported in the JSON CHANNEL_PARK event (JSON: no decoding loss)."""
     t = transcripts.load("08c_url_encoding_plain_vs_json.txt")
     (sent,) = [c.data for c in t.sent(1) if b"x_specials" in c.data]
-    variables, dial, rest = fsmodel.parse_originate(sent.decode().strip()[len("api ") :])
+    variables, dial, rest = fsmodel.parse_command(sent.decode().strip()[len("api ") :])
     assert dial == DIAL
     assert rest == ["&park"]
     frames = FrameParser().feed(t.stream(2))
@@ -125,7 +137,7 @@ def test_any_value_survives_and_none_can_add_a_variable_or_end_the_block(
         variables=variables,
         application="dialer_flow XML default",
     )
-    parsed, dial, rest = fsmodel.parse_originate(request.command())
+    parsed, dial, rest = fsmodel.parse_command(request.command())
     assert dial == "sofia/gateway/carrier1/15551234567"
     assert rest == ["dialer_flow", "XML", "default"]
     assert [name for name, _ in parsed] == list(request.all_variables())

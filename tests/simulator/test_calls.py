@@ -144,14 +144,18 @@ def test_press1_via_sendmsg_digit_and_ivr_result() -> None:
         frames = [f for f in frames if event_name(f)]
         names = [event_name(f) for f in frames]
         # capture 02: the A leg's events from the sendmsg to the PRIVATE_COMMAND after it
-        assert names == _captured_after_sendmsg() == [
-            "CHANNEL_EXECUTE",
-            "PLAYBACK_START",
-            "DTMF",
-            "PLAYBACK_STOP",
-            "CHANNEL_EXECUTE_COMPLETE",
-            "PRIVATE_COMMAND",
-        ]
+        assert (
+            names
+            == _captured_after_sendmsg()
+            == [
+                "CHANNEL_EXECUTE",
+                "PLAYBACK_START",
+                "DTMF",
+                "PLAYBACK_STOP",
+                "CHANNEL_EXECUTE_COMPLETE",
+                "PRIVATE_COMMAND",
+            ]
+        )
         done = dict(inner(frames[-2])[0])
         assert done["variable_ivr_digit"] == "1"
         assert done["variable_read_result"] == "success"

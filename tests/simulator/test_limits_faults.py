@@ -11,7 +11,7 @@ import pytest
 
 from dialer.simulator import Scenario
 from dialer.simulator.limits import SessionLimits
-from dialer.simulator.originate import OriginateError, parse, parse_variables
+from dialer.simulator.originate import OriginateError, parse, parse_command
 from tests.simulator.client import RawClient, event_name, login, running
 
 
@@ -139,14 +139,19 @@ def test_acl_rude_rejection() -> None:
         assert c.closed()
 
 
+def _block_vars(block: str) -> dict[str, str]:
+    """What FreeSWITCH stores for ``{block}``: blank split first, then the block."""
+    return dict(parse_command("originate {" + block + "}loopback/a/default &park")[0])
+
+
 def test_originate_parsing_rules_from_readme() -> None:
-    assert parse_variables(r"t1=a\,b,t2=after") == {"t1": "a,b", "t2": "after"}
-    assert parse_variables("t1='a b'") == {"t1": "a b"}
-    assert parse_variables(r"t1='a\,b c'") == {"t1": "a,b c"}
-    assert parse_variables("t1='a b,c=d'")["t1"] == "a b"
-    assert parse_variables("t1=x=y") == {"t1": "x=y"}
-    assert parse_variables("t1='it''s'") == {"t1": "its"}
-    assert parse_variables("t1=^^:a:b,c") == {"t1": "^^:a:b"}
+    assert _block_vars(r"t1=a\,b,t2=after") == {"t1": "a,b", "t2": "after"}
+    assert _block_vars("t1='a b'") == {"t1": "a b"}
+    assert _block_vars(r"t1='a\,b c'") == {"t1": "a,b c"}
+    assert _block_vars("t1='a b,c=d'")["t1"] == "a b"
+    assert _block_vars("t1=x=y") == {"t1": "x=y"}
+    assert _block_vars("t1='it''s'") == {"t1": "its"}
+    assert _block_vars("t1=^^:a:b,c") == {"t1": "^^:a:b"}
     for bad, cause in (
         ("{x=hello world}loopback/a/default &park", "DESTINATION_OUT_OF_ORDER"),
         ("{t1='a}b'}loopback/a/default &park", "CHAN_NOT_IMPLEMENTED"),
