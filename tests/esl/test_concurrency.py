@@ -13,7 +13,6 @@ import random
 import socket
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import gevent
@@ -37,35 +36,19 @@ from dialer.esl import (
 )
 from dialer.simulator import Simulator
 from dialer.simulator.wire import command_reply, event_plain
+from tests.esl.conftest import make_client
 from tests.esl.waiting import wait_until
 
 LOOPBACK = DialTemplate("loopback/{number}/{context}", {"context": "default"})
 
 
 @pytest.fixture
-def sim() -> Iterator[Simulator]:
-    with Simulator(
-        password="ClueCon", scenario="all-answer", time_scale=0.01, port=0, ledger_path=None
-    ) as server:
-        yield server
+def fs(client: ESLClient) -> ESLClient:
+    return client
 
 
 def _client(sim: Simulator, **options: Any) -> ESLClient:
-    settings: dict[str, Any] = {
-        "command_timeout": 2.0,
-        "connect_timeout": 1.0,
-        "backoff": Backoff(base=0.01, cap=0.05),
-    }
-    settings.update(options)
-    return ESLClient(*sim.address, "ClueCon", **settings)
-
-
-@pytest.fixture
-def fs(sim: Simulator) -> Iterator[ESLClient]:
-    client = _client(sim)
-    client.connect(timeout=3)
-    yield client
-    client.close()
+    return make_client(sim, **options)
 
 
 def _request(number: str = "15551234567") -> Any:

@@ -134,7 +134,7 @@ def test_garbage_is_a_protocol_error_and_the_parser_stays_failed(garbage: bytes)
 
 
 def test_fs_url_encode_models_the_quirk_from_08c() -> None:
-    # The encoder the fake server uses must reproduce the captured bytes.
+    # The simulator's encoder must reproduce the captured bytes.
     assert fs_url_encode("50%41off") == "50%41off"
     assert fs_url_encode("50%4aoff") == "50%254aoff"
     assert fs_url_encode("%(100)") == "%25(100)"

@@ -1,9 +1,11 @@
-"""Each known greenswitch 0.0.19 defect, reproduced against raw greenswitch and shown fixed.
+"""Each known greenswitch 0.0.19 defect, reproduced against raw greenswitch and shown fixed,
+both against the FreeSWITCH simulator and its fault injection over a real TCP socket.
 
 Tests named ``test_upstream_*`` document the upstream behaviour (they pass while greenswitch
 is broken; if a greenswitch release fixes one, its test fails and tells us we can drop a
 workaround). Every wait is bounded by a short ``gevent.Timeout`` so nothing can hang CI; the
-100%-CPU spin runs in a subprocess with a watchdog thread.
+100%-CPU spin runs in a child process with a watchdog thread, against the simulator in a
+child process of its own.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import uuid
 from collections.abc import Iterator
 
 import gevent
@@ -21,34 +24,60 @@ from greenswitch.esl import ESLEvent, InboundESL, NotConnectedError
 
 from dialer.esl import (
     DISCONNECT,
-    Backoff,
     CommandTimeoutError,
     ConnectError,
     Connection,
     ConnectionLostError,
     ConnectionState,
+    DialTemplate,
     ESLClient,
     Event,
+    TruncatedFrameError,
+    build_originate,
 )
-from tests.esl.fakeserver import FakeFreeSWITCH
+from dialer.simulator import Simulator
+from tests.esl.conftest import make_client
 from tests.esl.waiting import wait_until
 
 EVIL = "x\nEvent-Name: CHANNEL_HANGUP\nUnique-ID: someone-else"
+LOOPBACK = DialTemplate("loopback/{number}/{context}", {"context": "default"})
 
 
 @pytest.fixture
-def upstream(fake: FakeFreeSWITCH) -> Iterator[InboundESL]:
-    host, port = fake.address
-    esl = InboundESL(host, port, "ClueCon", timeout=1)
+def upstream(sim: Simulator) -> Iterator[InboundESL]:
+    esl = InboundESL(*sim.address, "ClueCon", timeout=1)
     with gevent.Timeout(2):
         esl.connect()
     yield esl
+    _kill_upstream(esl)
+
+
+def _kill_upstream(esl: InboundESL) -> None:
     esl._run = False
-    esl.sock.close()
+    if esl.sock is not None:
+        esl.sock.close()
     gevent.killall(
         [g for g in (esl._receive_events_greenlet, esl._process_events_greenlet) if g],
         timeout=1,
     )
+
+
+def _inject_evil(sim: Simulator) -> None:
+    sim.faults.inject_event(
+        [
+            ("Event-Name", "CHANNEL_PARK"),
+            ("Unique-ID", "u1"),
+            ("variable_note", EVIL),  # on the wire: x%0AEvent-Name%3A%20CHANNEL_HANGUP%0A...
+        ]
+    )
+
+
+def _originate(fs: ESLClient) -> tuple[str, object]:
+    attempt = str(uuid.uuid4())
+    request = build_originate(
+        attempt_id=attempt, number="15551234567", template=LOOPBACK, caller_id_number="15550001"
+    )
+    return attempt, fs.originate(request)
 
 
 # -- (a) header injection through an encoded newline --------------------------------------
@@ -59,34 +88,32 @@ def test_upstream_a_decodes_before_splitting_lines() -> None:
     assert ESLEvent(encoded).headers["Unique-ID"] == "evil"
 
 
-def test_upstream_a_injection_over_the_wire(fake: FakeFreeSWITCH, upstream: InboundESL) -> None:
+def test_upstream_a_injection_over_the_wire(sim: Simulator, upstream: InboundESL) -> None:
     seen: list[ESLEvent] = []
     upstream.register_handle("*", seen.append)
     with gevent.Timeout(2):
         upstream.send("event plain ALL")
-    fake.emit(fake.event_pairs("CHANNEL_PARK", ("Unique-ID", "u1"), ("variable_note", EVIL)))
+    _inject_evil(sim)
     assert wait_until(lambda: seen)
-    assert seen[0].headers["Unique-ID"] == "someone-else"  # injected
+    assert seen[0].headers["Unique-ID"] == "someone-else"  # injected by the value
     assert seen[0].headers["Event-Name"] == "CHANNEL_HANGUP"
 
 
-def test_fixed_a_variable_stays_a_value(fake: FakeFreeSWITCH, client: ESLClient) -> None:
+def test_fixed_a_variable_stays_a_value(sim: Simulator, client: ESLClient) -> None:
     seen: list[Event] = []
     client.on("*", seen.append)
     client.subscribe("ALL")
-    fake.emit(fake.event_pairs("CHANNEL_PARK", ("Unique-ID", "u1"), ("variable_note", EVIL)))
+    _inject_evil(sim)
     assert wait_until(lambda: seen)
-    assert seen[0].name == "CHANNEL_PARK"
-    assert seen[0].unique_id == "u1"
+    assert (seen[0].name, seen[0].unique_id) == ("CHANNEL_PARK", "u1")
     assert seen[0].variables["note"] == EVIL
+    assert [v for k, v in seen[0].headers.items_all if k == "Unique-ID"] == ["u1"]
 
 
 # -- (b) BACKGROUND_JOB body glued to its Content-Length ---------------------------------
 
 
-def test_upstream_b_body_glued_to_content_length(
-    fake: FakeFreeSWITCH, upstream: InboundESL
-) -> None:
+def test_upstream_b_body_glued_to_content_length(upstream: InboundESL) -> None:
     jobs: list[ESLEvent] = []
     upstream.register_handle("BACKGROUND_JOB", jobs.append)
     with gevent.Timeout(2):
@@ -107,64 +134,62 @@ def test_fixed_b_job_body_is_the_body(client: ESLClient) -> None:
 # -- (c) no timeout after TCP connect -------------------------------------------------------
 
 
-def test_upstream_c_connect_waits_forever_for_the_greeting() -> None:
-    with FakeFreeSWITCH(greet=False) as mute:
-        esl = InboundESL(*mute.address, "ClueCon", timeout=0.2)
-        with pytest.raises(gevent.Timeout), gevent.Timeout(0.5):
-            esl.connect()  # connect() itself had a 0.2 s timeout: only TCP honoured it
-        esl.sock.close()
-        gevent.killall([esl._receive_events_greenlet, esl._process_events_greenlet], timeout=1)
+def test_upstream_c_connect_waits_forever_for_the_greeting(sim: Simulator) -> None:
+    sim.faults.stall(2)  # no auth/request for 2 s
+    esl = InboundESL(*sim.address, "ClueCon", timeout=0.2)
+    with pytest.raises(gevent.Timeout), gevent.Timeout(0.5):
+        esl.connect()  # connect() itself had a 0.2 s timeout: only TCP honoured it
+    _kill_upstream(esl)
 
 
-def test_upstream_c_send_waits_forever(fake: FakeFreeSWITCH, upstream: InboundESL) -> None:
-    fake.silent_commands.add("api")
+def test_upstream_c_send_waits_forever(sim: Simulator, upstream: InboundESL) -> None:
+    sim.faults.silence("api")
     with pytest.raises(gevent.Timeout), gevent.Timeout(0.5):
         upstream.send("api status")
 
 
-def test_fixed_c_connect_has_a_deadline() -> None:
-    with FakeFreeSWITCH(greet=False) as mute:
-        conn = Connection(*mute.address, "ClueCon", connect_timeout=0.2)
-        started = time.monotonic()
-        with pytest.raises(ConnectError, match="auth/request"):
-            conn.connect()
-        assert time.monotonic() - started < 1.0
-        assert conn.closed
+def test_fixed_c_connect_has_a_deadline(sim: Simulator) -> None:
+    sim.faults.stall(2)
+    conn = Connection(*sim.address, "ClueCon", connect_timeout=0.2)
+    started = time.monotonic()
+    with pytest.raises(ConnectError, match="auth/request"):
+        conn.connect()
+    assert time.monotonic() - started < 1.0
+    assert conn.closed
 
 
-def test_fixed_c_auth_has_a_deadline(fake: FakeFreeSWITCH) -> None:
-    fake.silent_commands.add("auth")
-    conn = Connection(*fake.address, "ClueCon", connect_timeout=0.3)
+def test_fixed_c_auth_has_a_deadline(sim: Simulator) -> None:
+    sim.faults.silence("auth")
+    conn = Connection(*sim.address, "ClueCon", connect_timeout=0.3)
     with pytest.raises(ConnectError, match="auth"):
         conn.connect()
+    assert conn.closed
 
 
-def test_fixed_c_every_command_has_a_deadline(fake: FakeFreeSWITCH, client: ESLClient) -> None:
+def test_fixed_c_every_command_has_a_deadline(sim: Simulator, client: ESLClient) -> None:
     first = client.connection
-    fake.stall(5)
+    sim.faults.stall(1)
     started = time.monotonic()
     with pytest.raises(CommandTimeoutError):
         client.api("status", timeout=0.2)
     assert time.monotonic() - started < 1.0
-    # Replies are out of step after a timeout: that connection is closed and replaced.
-    assert first is not None
-    assert first.closed
-    fake.clear()
-    assert client.wait_connected(3)
-    assert client.connection is not first
-    assert "session(s) max" in client.api("status")
+    # The late reply goes to the abandoned slot: the connection stays, the next command
+    # gets its own reply once the switch answers again.
+    assert client.connection is first
+    assert client.api("echo mine", timeout=3) == "mine"
+    assert client.connects == 1
 
 
 # -- (d) abrupt close: no DISCONNECT, callers left waiting ---------------------------------
 
 
-def test_upstream_d_abrupt_close_is_silent(fake: FakeFreeSWITCH, upstream: InboundESL) -> None:
+def test_upstream_d_abrupt_close_is_silent(sim: Simulator, upstream: InboundESL) -> None:
     disconnects: list[object] = []
     upstream.register_handle("DISCONNECT", disconnects.append)
-    fake.silent_commands.add("api")
+    sim.faults.silence("api")
     waiter = gevent.spawn(upstream.send, "api status")
     gevent.sleep(0.05)
-    fake.drop_connections()
+    sim.faults.drop_connections()
     assert wait_until(lambda: upstream._receive_events_greenlet.dead, 1)
     gevent.sleep(0.2)
     assert disconnects == []  # the DISCONNECT handler never ran
@@ -172,15 +197,15 @@ def test_upstream_d_abrupt_close_is_silent(fake: FakeFreeSWITCH, upstream: Inbou
     waiter.kill()
 
 
-def test_fixed_d_close_is_reported(fake: FakeFreeSWITCH, client: ESLClient) -> None:
+def test_fixed_d_close_is_reported(sim: Simulator, client: ESLClient) -> None:
     conn = client.connection
     assert conn is not None
     disconnects: list[Event] = []
     conn.register_handle(DISCONNECT, disconnects.append)
-    fake.silent_commands.add("api")
+    sim.faults.silence("api")
     waiter = gevent.spawn(client.api, "status", 5)
     gevent.sleep(0.05)
-    fake.drop_connections()
+    sim.faults.drop_connections()
     with gevent.Timeout(1), pytest.raises(ConnectionLostError):
         waiter.get()
     assert wait_until(lambda: disconnects, 1)
@@ -189,8 +214,8 @@ def test_fixed_d_close_is_reported(fake: FakeFreeSWITCH, client: ESLClient) -> N
     assert "closed" in disconnects[0]["Disconnect-Reason"]
 
 
-def test_fixed_d_server_goodbye_is_passed_to_disconnect_handlers(fake: FakeFreeSWITCH) -> None:
-    conn = Connection(*fake.address, "ClueCon", connect_timeout=1)
+def test_fixed_d_server_goodbye_is_passed_to_disconnect_handlers(sim: Simulator) -> None:
+    conn = Connection(*sim.address, "ClueCon", connect_timeout=1)
     conn.connect()
     notices: list[Event] = []
     conn.register_handle(DISCONNECT, notices.append)
@@ -200,25 +225,38 @@ def test_fixed_d_server_goodbye_is_passed_to_disconnect_handlers(fake: FakeFreeS
     assert notices[0].body.startswith("Disconnected, goodbye.")
 
 
+def test_fixed_d_f_drop_fails_jobs_reports_and_reconnects(
+    sim: Simulator, client: ESLClient
+) -> None:
+    sim.faults.delay_jobs(5)  # the BACKGROUND_JOB will not come before the drop
+    conn = client.connection
+    assert conn is not None
+    disconnects: list[Event] = []
+    conn.register_handle(DISCONNECT, disconnects.append)
+    client.subscribe("CHANNEL_ANSWER")
+    _, job = _originate(client)
+    sim.faults.drop_connections()
+    with pytest.raises(ConnectionLostError):
+        job.result(timeout=1)  # type: ignore[attr-defined]
+    assert wait_until(lambda: disconnects)
+    sim.faults.clear()
+    assert wait_until(lambda: client.connected and client.connection is not conn)
+    assert client.connects == 2
+    answers: list[Event] = []
+    client.on("CHANNEL_ANSWER", answers.append)
+    attempt, job2 = _originate(client)
+    assert job2.result(timeout=5).ok  # type: ignore[attr-defined]
+    assert wait_until(lambda: any(e.unique_id == attempt for e in answers))  # resubscribed
+
+
 # -- (e) truncated body then EOF: 100% CPU --------------------------------------------------
 
 _SPIN_SCRIPT = textwrap.dedent(
     """
-    import json, logging, os, socket, sys, threading, time, warnings
+    import json, logging, os, sys, threading, time, warnings
     logging.disable(logging.CRITICAL)
     warnings.simplefilter("ignore")
-    srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen(1)
-    port = int(sys.argv[2]) if len(sys.argv) > 2 else srv.getsockname()[1]
-    def serve():
-        c, _ = srv.accept()
-        c.sendall(b"Content-Type: auth/request\\n\\n")
-        c.recv(1000)
-        c.sendall(b"Content-Type: command/reply\\nReply-Text: +OK accepted\\n\\n")
-        time.sleep(0.1)
-        c.sendall(b"Content-Length: 500\\nContent-Type: text/event-plain\\n\\nEvent-Name: X\\n")
-        c.close()
-    if len(sys.argv) < 3:  # else: a server elsewhere sends the truncated frame
-        threading.Thread(target=serve, daemon=True).start()
+    port = int(sys.argv[2])
     esl = None
     def watchdog():
         time.sleep(0.4)
@@ -243,40 +281,50 @@ _SPIN_SCRIPT = textwrap.dedent(
 )
 
 
-def spin_report(which: str, port: int | None = None) -> dict[str, object]:
-    """Run a ``which`` ("upstream" or "ours") client in a child process whose server sends a
-    truncated frame then EOF: its own embedded one, or the one listening on ``port``. Returns
-    ``{"busy": CPU share of that process 0.4-1.0 s after connecting, "reason": close reason}``.
-    """
-    args = [which] if port is None else [which, str(port)]
-    done = subprocess.run(
-        [sys.executable, "-c", _SPIN_SCRIPT, *args],
-        capture_output=True,
+def spin_report(which: str) -> dict[str, object]:
+    """Run a ``which`` ("upstream" or "ours") client in a child process against the simulator
+    in another child process (a spinning reader in this process would starve the hub that
+    serves it), which sends it a truncated frame then EOF. Returns ``{"busy": CPU share of
+    the client process 0.4-1.0 s after connecting, "reason": its close reason}``."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tests.esl.sim_child", "truncate"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
         text=True,
-        timeout=20,
-        check=True,
     )
+    try:
+        assert server.stdout is not None
+        port = server.stdout.readline().strip()
+        done = subprocess.run(
+            [sys.executable, "-c", _SPIN_SCRIPT, which, port],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=True,
+        )
+    finally:
+        server.kill()
+        server.wait(timeout=5)
     report: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
     return report
 
 
-def _busy(which: str) -> float:
-    return float(spin_report(which)["busy"])  # type: ignore[arg-type]
-
-
 def test_upstream_e_truncated_frame_spins_the_cpu() -> None:
-    assert _busy("upstream") > 0.5
+    assert float(spin_report("upstream")["busy"]) > 0.5  # type: ignore[arg-type]
 
 
 def test_fixed_e_truncated_frame_ends_the_connection() -> None:
-    assert _busy("ours") < 0.2
+    report = spin_report("ours")
+    assert float(report["busy"]) < 0.2  # type: ignore[arg-type]
+    assert report["reason"] == "TruncatedFrameError"
 
 
-def test_fixed_e_truncated_frame_reason(fake: FakeFreeSWITCH, client: ESLClient) -> None:
+def test_fixed_e_truncated_frame_reason(sim: Simulator, client: ESLClient) -> None:
     conn = client.connection
     assert conn is not None
-    fake.send_truncated_frame()
+    sim.faults.send_truncated_frame()
     assert conn.wait_closed(1)
+    assert isinstance(conn.close_reason, TruncatedFrameError)
     assert "inside a frame" in str(conn.close_reason)
     assert client.wait_connected(3)  # and the client is back
 
@@ -284,20 +332,18 @@ def test_fixed_e_truncated_frame_reason(fake: FakeFreeSWITCH, client: ESLClient)
 # -- (f) no reconnect -------------------------------------------------------------------------
 
 
-def test_upstream_f_stays_down(fake: FakeFreeSWITCH, upstream: InboundESL) -> None:
-    fake.drop_connections()
+def test_upstream_f_stays_down(sim: Simulator, upstream: InboundESL) -> None:
+    sim.faults.drop_connections()
     assert wait_until(lambda: not upstream.connected, 1)
     gevent.sleep(0.2)
     with pytest.raises(NotConnectedError):
         upstream.send("api status")
-    assert len(fake.conns) == 1  # it never came back
+    assert len(sim.commands_received()) == 1  # it never came back
 
 
-def test_fixed_f_reconnects_resubscribes_and_reports(fake: FakeFreeSWITCH) -> None:
+def test_fixed_f_reconnects_resubscribes_and_reports(sim: Simulator) -> None:
     states: list[ConnectionState] = []
-    client = ESLClient(
-        *fake.address, "ClueCon", command_timeout=1, backoff=Backoff(base=0.01, cap=0.05)
-    )
+    client = make_client(sim)
     client.add_state_callback(lambda state, error: states.append(state))
     client.connect(timeout=2)
     try:
@@ -306,8 +352,8 @@ def test_fixed_f_reconnects_resubscribes_and_reports(fake: FakeFreeSWITCH) -> No
         seen: list[Event] = []
         client.on("CHANNEL_ANSWER", seen.append)
 
-        fake.drop_connections()
-        assert wait_until(lambda: len(fake.live()) == 1 and client.connected, 3)
+        sim.faults.drop_connections()
+        assert wait_until(lambda: len(sim.commands_received()) == 2 and client.connected, 3)
         assert states == [
             ConnectionState.CONNECTING,
             ConnectionState.CONNECTED,
@@ -316,25 +362,27 @@ def test_fixed_f_reconnects_resubscribes_and_reports(fake: FakeFreeSWITCH) -> No
             ConnectionState.CONNECTED,
         ]
         assert client.connects == 2
-        replayed = fake.live()[0].commands
-        assert replayed[1] == b"event plain BACKGROUND_JOB CHANNEL_ANSWER CUSTOM dialer::amd"
-        assert set(replayed[2:]) == {b"filter Unique-ID u1", b"filter Event-Name BACKGROUND_JOB"}
-        fake.emit(fake.event_pairs("CHANNEL_ANSWER", ("Unique-ID", "u1")))
+        replayed = sim.commands_received(live_only=True)[0]
+        assert (
+            replayed[1] == "event plain BACKGROUND_JOB CHANNEL_ANSWER HEARTBEAT CUSTOM dialer::amd"
+        )
+        assert set(replayed[2:]) == {
+            "filter Unique-ID u1",
+            "filter Event-Name BACKGROUND_JOB",
+            "filter Event-Name HEARTBEAT",
+        }
+        sim.faults.inject_event([("Event-Name", "CHANNEL_ANSWER"), ("Unique-ID", "u1")])
         assert wait_until(lambda: seen)
-        assert client.bgapi("status").result(timeout=2).ok is False  # status text, not +OK
+        assert client.bgapi("status").result(timeout=2).body.startswith("UP ")
     finally:
         client.close()
     assert client.state is ConnectionState.CLOSED
 
 
-def test_fixed_f_keeps_retrying_with_backoff_while_the_node_is_down() -> None:
-    fake = FakeFreeSWITCH()
-    host, port = fake.start()
-    fake.stop()  # nothing listens there now
+def test_fixed_f_keeps_retrying_with_backoff_while_the_node_is_down(sim: Simulator) -> None:
+    sim.stop()  # nothing listens there now
     errors: list[BaseException | None] = []
-    client = ESLClient(
-        host, port, "ClueCon", connect_timeout=0.2, backoff=Backoff(base=0.01, cap=0.02)
-    )
+    client = make_client(sim, connect_timeout=0.2)
     client.add_state_callback(
         lambda state, error: errors.append(error) if state is ConnectionState.DISCONNECTED else None
     )

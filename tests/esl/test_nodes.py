@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from dialer.esl import ESLClient, NodeConfig, NodeConfigError, NodeHealth, parse_nodes, parse_status
+from dialer.esl import NodeConfig, NodeConfigError, NodeHealth, parse_nodes, parse_status
 from dialer.esl.events import parse_event
 from dialer.esl.frames import FrameParser
 from dialer.esl.nodes import status_from_heartbeat
-from tests.esl.fakeserver import FakeFreeSWITCH
 from tests.support import transcripts
 
 
@@ -106,14 +105,3 @@ def test_health_goes_stale() -> None:
     assert health.healthy(now=140)
     assert not health.healthy(now=146)
     assert health.free_sessions() == 7
-
-
-def test_health_polls_and_watches_a_node(fake: FakeFreeSWITCH, client: ESLClient) -> None:
-    health = NodeHealth(NodeConfig(name="a", host="h"))
-    assert health.poll(client).max_sessions == 1000
-    health.status = None
-    health.watch(client)
-    fake.emit(fake.event_pairs("HEARTBEAT", ("Session-Count", "7"), ("Event-Info", "System Ready")))
-    fake.wait_for(lambda: health.status is not None)
-    assert health.status is not None
-    assert health.status.sessions == 7
