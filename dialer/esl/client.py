@@ -49,6 +49,8 @@ class ConnectionState(StrEnum):
     CLOSED = "closed"  # close() was called; final
 
 
+ORIGINATE_JOB_SLACK = 60.0  # seconds an originate's job outlives its ring timeout
+
 StateCallback = Callable[[ConnectionState, BaseException | None], Any]
 ConnectionFactory = Callable[..., Connection]
 
@@ -392,15 +394,29 @@ class ESLClient:
     def api(self, command: str, timeout: float | None = None) -> str:
         return self._live().api(command, timeout)
 
-    def bgapi(self, command: str, job_uuid: str | None = None, timeout: float | None = None) -> Job:
-        return self._live().bgapi(command, job_uuid, timeout)
+    def bgapi(
+        self,
+        command: str,
+        job_uuid: str | None = None,
+        timeout: float | None = None,
+        *,
+        ttl: float | None = None,
+    ) -> Job:
+        return self._live().bgapi(command, job_uuid, timeout, ttl=ttl)
 
     def command(self, line: str, timeout: float | None = None, **kwargs: Any) -> Reply:
         return self._live().command(line, timeout, **kwargs)
 
     def originate(self, request: Originate, timeout: float | None = None) -> Job:
-        """``bgapi originate`` with ``Job-UUID`` = ``origination_uuid`` = the attempt id."""
-        return self.bgapi(request.command(), job_uuid=request.attempt_id, timeout=timeout)
+        """``bgapi originate`` with ``Job-UUID`` = ``origination_uuid`` = the attempt id. The
+        switch answers the job by the end of the ring at the latest, so the job is kept that
+        long plus a minute of slack."""
+        return self.bgapi(
+            request.command(),
+            job_uuid=request.attempt_id,
+            timeout=timeout,
+            ttl=request.timeout_seconds + ORIGINATE_JOB_SLACK,
+        )
 
     def sendmsg(
         self,

@@ -211,6 +211,22 @@ def test_a_job_nobody_waits_for_expires_with_its_ttl(sim: Simulator, fs: ESLClie
     assert isinstance(job.exception(), CommandTimeoutError)
 
 
+def test_an_originate_job_lives_as_long_as_its_ring(sim: Simulator, fs: ESLClient) -> None:
+    """The switch answers an originate by the end of its ring: the job is kept that long
+    (plus slack), not the connection's default ttl, so a long ring is never given up early."""
+    sim.faults.delay_jobs(1.0)
+    request = build_originate(
+        attempt_id=str(uuid.uuid4()),
+        number="15551234567",
+        template=LOOPBACK,
+        caller_id_number="1",
+        timeout_seconds=1800,
+    )
+    job = fs.originate(request)
+    assert job.expires_at - time.monotonic() == pytest.approx(1800 + 60, abs=2)
+    assert job.result(timeout=5).ok
+
+
 def test_a_reply_and_its_background_job_in_one_read(sim: Simulator, fs: ESLClient) -> None:
     sim.faults.coalesce_writes(0.05)
     for _ in range(20):
