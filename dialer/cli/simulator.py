@@ -20,6 +20,13 @@ def simulator_command(
     max_sessions: int = typer.Option(1000, "--max-sessions", min=1),
     sessions_per_second: int = typer.Option(30, "--sessions-per-second", min=1),
     seed: int | None = typer.Option(None, "--seed", help="Seed for a repeatable run."),
+    acl: str | None = typer.Option(
+        None,
+        "--acl",
+        help="Networks allowed to connect, CIDR[,CIDR...] (e.g. 172.16.0.0/12 for the other "
+        "containers of a compose stack; listen on 0.0.0.0 too). Default: loopback only; "
+        "anyone else gets text/rude-rejection, as FreeSWITCH's apply-inbound-acl.",
+    ),
 ) -> None:
     """Run the FreeSWITCH simulator until interrupted."""
     from dialer.simulator.cli import run_simulator_cli  # gevent is only loaded when needed
@@ -28,7 +35,7 @@ def simulator_command(
         run_simulator_cli(
             listen=listen, password=password, scenario=scenario, time_scale=time_scale,
             ledger=ledger, max_sessions=max_sessions, sessions_per_second=sessions_per_second,
-            seed=seed,
+            seed=seed, acl=acl,
         )  # fmt: skip
     except (OSError, ValueError) as exc:
         fail(f"simulator: {exc}")

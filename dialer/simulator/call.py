@@ -45,6 +45,18 @@ INVALID_SOUND_SECONDS = 0.25
 BGJOB_AFTER_ANSWER = 0.02  # BACKGROUND_JOB arrives ~20 ms after CHANNEL_ANSWER
 
 
+def play_seconds(path: str) -> float:
+    """How long a file plays: tone_stream ``%(on,off,…)`` × ``loops``, silence_stream ms;
+    anything else 1 s."""
+    tone = re.search(r"%\((\d+),(\d+)", path)
+    loops = re.search(r"loops=(\d+)", path)
+    if path.startswith("tone_stream://") and tone:
+        once = (int(tone.group(1)) + int(tone.group(2))) / 1000
+        return once * (int(loops.group(1)) if loops else 1)
+    silence = re.match(r"silence_stream://(\d+)", path)
+    return int(silence.group(1)) / 1000 if silence else 1.0
+
+
 class Hangup(Exception):  # noqa: N818 - a control-flow signal, not an error
     def __init__(self, cause: str) -> None:
         super().__init__(cause)
@@ -118,6 +130,12 @@ class Call:
 
     def publish(self, event: Event) -> None:
         self.switch.publish(event)
+
+    def _emit_hangup(self) -> None:
+        self.emit("CHANNEL_HANGUP")
+        # whoever hangs up raises CHANNEL_HANGUP; the session's own thread finishes the
+        # hangup later (15: hupall's CHANNEL_HANGUPs all come before any HANGUP_COMPLETE)
+        gevent.sleep(0)
 
     def state(self, state: str, number: int | None = None) -> None:
         self.ch.state = state
@@ -287,7 +305,7 @@ class Call:
             elif app == "amd":
                 self._amd()
             elif app == "playback":
-                self._playback(arg, 1.0)
+                self._playback(arg, play_seconds(arg))
                 response = "FILE PLAYED"
             elif app == "hangup":
                 raise Hangup(arg or "NORMAL_CLEARING")
@@ -302,7 +320,7 @@ class Call:
                 ch.hangup_cause = hangup.cause
                 ch.answer_state = "hangup"
                 ch.hangup_us = self.switch.clock.now_us()
-                self.emit("CHANNEL_HANGUP")
+                self._emit_hangup()
             self._complete(app, arg, app_uuid, response)
             raise
         self._complete(app, arg, app_uuid, response)
@@ -460,7 +478,7 @@ class Call:
             if ch.answer_state != "hangup":
                 ch.answer_state = "hangup"
                 ch.hangup_us = self.switch.clock.now_us()
-                self.emit("CHANNEL_HANGUP")
+                self._emit_hangup()
             if ch.parked:
                 self._unpark(park_uuid, "HANGUP")
             raise
@@ -700,7 +718,7 @@ class Call:
             ch.hangup_cause = ch.hangup_cause or cause
             ch.answer_state = "hangup"
             ch.hangup_us = clock.now_us()
-            self.emit("CHANNEL_HANGUP")
+            self._emit_hangup()
         if ch.hangup_cause == "NO_ANSWER" and not self.result.ready():
             self.finish("-ERR NO_ANSWER\n")  # originate gives up before the hangup completes
         if not ch.hangup_us:

@@ -5,18 +5,34 @@ A plain function so the CLI can mount it with typer (``app.command("simulator")`
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import signal
 
 import gevent
 from gevent.event import Event
 
-from dialer.simulator.server import Simulator
+from dialer.simulator.server import DEFAULT_ACL, Simulator
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
     host, _, port = listen.rpartition(":")
     return (host.strip("[]") or "127.0.0.1"), int(port)
+
+
+def parse_acl(acl: str | None) -> tuple[str, ...]:
+    """``CIDR[,CIDR…]`` → networks; none given keeps FreeSWITCH's loopback-only default."""
+    if acl is None or not acl.strip():
+        return DEFAULT_ACL
+    nets = []
+    for item in acl.split(","):
+        item = item.strip()
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError as exc:
+            raise ValueError(f"--acl: {item!r} is not a CIDR network") from exc
+        nets.append(item)
+    return tuple(nets)
 
 
 def run_simulator_cli(
@@ -28,11 +44,13 @@ def run_simulator_cli(
     max_sessions: int = 1000,
     sessions_per_second: int = 30,
     seed: int | None = None,
+    acl: str | None = None,
 ) -> None:
     """Serve until SIGINT/SIGTERM; logs one INFO line per finished call."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     host, port = parse_listen(listen)
     sim = Simulator(
+        acl=parse_acl(acl),
         password=password,
         scenario=scenario,
         time_scale=time_scale,

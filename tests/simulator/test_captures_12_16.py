@@ -1,0 +1,312 @@
+"""Captures 12, 13, 02x, 15 and 16 replayed against the simulator over TCP."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from dialer.simulator import call as call_mod
+from tests.simulator.capture_tools import (
+    a_leg,
+    captured_events,
+    headers,
+    is_event,
+    nothing_more,
+)
+from tests.simulator.client import RawClient, event_name, inner, login, running
+from tests.support.transcripts import load
+
+
+def _sent(name: str, conn: int) -> list[bytes]:
+    return [c.data for c in load(name).sent(conn)]
+
+
+def _got(name: str, conn: int) -> list[bytes]:
+    return [c.data for c in load(name).received(conn)]
+
+
+def _body(frame: bytes) -> bytes:
+    return inner(frame)[1]
+
+
+@pytest.fixture
+def slow_originate_end(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the originate completes ~20 ms after the answer; widen that window so a command sent
+    # on CHANNEL_ANSWER lands inside it on a loaded machine too
+    monkeypatch.setattr(call_mod, "BGJOB_AFTER_ANSWER", 5.0)
+
+
+@pytest.mark.usefixtures("slow_originate_end")
+def test_uuid_kill_on_answer_completes_the_originate_first_like_13() -> None:
+    name = "13_uuid_kill_on_answer.txt"
+    sent, got = _sent(name, 1), _got(name, 1)
+    with running(scenario="realistic", time_scale=0.01) as sim:
+        c1 = RawClient(sim.address)
+        assert c1.frame() == got[0]
+        assert [c1.command(x) for x in sent[:4]] == got[1:5]  # auth, event, 2 filters
+        c2 = login(sim.address, None)
+        assert c1.command(sent[4]) == got[5]  # bgapi originate: +OK Job-UUID
+        answer = c1.frame(timeout=5)
+        assert event_name(answer) == "CHANNEL_ANSWER"
+        uuid = headers(answer)["Unique-ID"]
+        kill = next(x for x in _sent(name, 2) if x.startswith(b"api uuid_kill"))
+        assert kill == f"api uuid_kill {uuid}\n\n".encode()
+        assert c2.command(kill) == _got(name, 2)[2]  # +OK at once
+        frames = c1.until(lambda f: event_name(f) == "CHANNEL_HANGUP_COMPLETE", timeout=5)
+    captured = captured_events(load(name), 1)
+    names = [event_name(f) for f in frames]
+    assert (
+        names
+        == [event_name(f) for f in captured[1:]]
+        == [
+            "BACKGROUND_JOB",
+            "CHANNEL_PARK",
+            "CHANNEL_HANGUP",
+            "CHANNEL_HANGUP_COMPLETE",
+        ]
+    )
+    assert _body(frames[0]) == _body(captured[1]) == f"+OK {uuid}\n".encode()
+    assert [headers(f)["Hangup-Cause"] for f in frames[2:]] == ["NORMAL_CLEARING"] * 2
+
+
+def test_background_job_goes_to_every_subscriber_like_12() -> None:
+    name = "12_bgjob_seen_by_other_connection.txt"
+    sent1, sent2, got2 = _sent(name, 1), _sent(name, 2), _got(name, 2)
+    with running(scenario="realistic", time_scale=0.01) as sim:
+        c1 = login(sim.address, sent1[1].rstrip(b"\n"))
+        everything = login(sim.address, b"event plain ALL")
+        other = login(sim.address, b"event plain CHANNEL_ANSWER")
+        c2 = RawClient(sim.address)
+        assert c2.frame() == got2[0]
+        assert [c2.command(x) for x in sent2[:3]] == got2[1:4]  # auth, two bgapi
+        frames = c1.until(
+            lambda f: headers(f).get("Channel-Name") == "loopback/load_target-a", timeout=5
+        )
+        seen_all = everything.until(
+            lambda f: event_name(f) == "BACKGROUND_JOB" and b"-ERR USER_BUSY" in f, timeout=5
+        )
+        nothing_more(c2)  # no subscription: only its +OK Job-UUID replies
+        assert all(
+            event_name(f) != "BACKGROUND_JOB"
+            for f in other.until(lambda f: event_name(f) == "CHANNEL_ANSWER", timeout=5)
+        )
+    captured = captured_events(load(name), 1)
+
+    def shape(f: bytes) -> tuple[str | None, str, bytes]:
+        h = headers(f)
+        return event_name(f), h.get("Job-UUID") or h["Unique-ID"], _body(f)
+
+    # the failed job's BACKGROUND_JOB comes after its leg's CHANNEL_HANGUP_COMPLETE
+    assert [shape(f) for f in frames] == [shape(f) for f in captured]
+    jobs = [headers(f)["Job-UUID"] for f in frames if event_name(f) == "BACKGROUND_JOB"]
+    wanted = [j.decode() for j in re.findall(rb"\nJob-UUID: (\S+)\n\n", b"".join(sent2))]
+    assert sorted(jobs) == sorted(wanted)
+    assert len(jobs) == len(set(jobs)) == 2  # exactly one each
+    assert sum(event_name(f) == "BACKGROUND_JOB" for f in seen_all) == 2
+
+
+@pytest.mark.usefixtures("slow_originate_end")
+def test_sendmsg_on_answer_is_aborted_after_the_job_like_02x() -> None:
+    name = "02x_race_sendmsg_on_answer_before_park.txt"
+    t = load(name)
+    sent = _sent(name, 1)
+    originate = next(x for x in sent if x.startswith(b"bgapi originate"))
+    sendmsg = next(x for x in sent if x.startswith(b"sendmsg"))
+    uuid = re.search(rb"origination_uuid=([^,]+)", originate).group(1).decode()  # type: ignore[union-attr]
+    with running(scenario="realistic", time_scale=0.01) as sim:
+        c = login(sim.address)
+        c.command(originate)
+        c.until(
+            lambda f: event_name(f) == "CHANNEL_ANSWER" and headers(f)["Unique-ID"] == uuid,
+            timeout=5,
+        )
+        c.send(sendmsg)
+        frames = c.until(lambda f: event_name(f) == "CHANNEL_PARK", timeout=5)
+    assert b"Content-Type: command/reply\nReply-Text: +OK\n\n" in frames
+    mine = [f for f in frames if is_event(f) and a_leg(f)]
+    captured = captured_events(t, 1)
+    start = next(i for i, f in enumerate(captured) if event_name(f) == "CHANNEL_ANSWER")
+    end = next(i for i, f in enumerate(captured) if event_name(f) == "CHANNEL_PARK")
+    expected = [event_name(f) for f in captured[start + 1 : end + 1]]
+    assert (
+        [event_name(f) for f in mine]
+        == expected
+        == [
+            "CHANNEL_CALLSTATE",
+            "CALL_UPDATE",
+            "BACKGROUND_JOB",
+            "CHANNEL_EXECUTE",
+            "CHANNEL_EXECUTE_COMPLETE",
+            "PRIVATE_COMMAND",
+            "CHANNEL_STATE",
+            "CHANNEL_EXECUTE",
+            "CHANNEL_PARK",
+        ]
+    )
+    aborted = headers(mine[4])
+    event_uuid = re.search(rb"Event-UUID: (\S+)", sendmsg).group(1).decode()  # type: ignore[union-attr]
+    assert (aborted["Application"], aborted["Application-Response"]) == (
+        "play_and_get_digits",
+        "_none_",
+    )
+    assert aborted["Application-UUID"] == event_uuid
+    assert "variable_ivr_digit" not in aborted
+
+
+def test_an_execute_sent_while_an_app_runs_waits_for_it() -> None:
+    with running(scenario="realistic", time_scale=0.005) as sim:
+        c = login(
+            sim.address,
+            b"event plain CHANNEL_PARK CHANNEL_EXECUTE CHANNEL_EXECUTE_COMPLETE "
+            b"PRIVATE_COMMAND PLAYBACK_START PLAYBACK_STOP DTMF",
+        )
+        c.command(b"bgapi originate {origination_uuid=q1}loopback/press1_human/default &park\n\n")
+        c.until(lambda f: event_name(f) == "CHANNEL_PARK", timeout=5)
+        c.send(
+            b"sendmsg q1\ncall-command: execute\nexecute-app-name: play_and_get_digits\n"
+            b"execute-app-arg: 1 1 3 4000 # tone_stream://%(1000,500,440);loops=2 "
+            b"silence_stream://250 ivr_digit [1-9] 3000\n\n"
+            b"sendmsg q1\ncall-command: execute\nexecute-app-name: playback\n"
+            b"execute-app-arg: silence_stream://1000\n\n"
+        )
+        frames = c.until(
+            lambda f: event_name(f) == "CHANNEL_EXECUTE_COMPLETE" and b"Application: playback" in f,
+            timeout=5,
+        )
+    seq = [(event_name(f), headers(f).get("Application", "")) for f in frames if is_event(f)]
+    assert seq == [
+        ("CHANNEL_EXECUTE", "play_and_get_digits"),
+        ("PLAYBACK_START", ""),
+        ("DTMF", ""),
+        ("PLAYBACK_STOP", ""),
+        ("CHANNEL_EXECUTE_COMPLETE", "play_and_get_digits"),
+        ("PRIVATE_COMMAND", ""),
+        ("CHANNEL_EXECUTE", "playback"),
+        ("PLAYBACK_START", ""),
+        ("PLAYBACK_STOP", ""),
+        ("CHANNEL_EXECUTE_COMPLETE", "playback"),
+    ]
+    done = headers(frames[-1])
+    assert done["Application-Response"] == "FILE%20PLAYED"  # url-encoded on the wire
+    assert done["variable_ivr_digit"] == "1"  # the first app ran to its end
+
+
+# -- 15: show channels / calls, status, HEARTBEAT, hupall -----------------------------------
+
+VOLATILE = ("created", "created_epoch", "hostname", "b_created", "b_created_epoch")
+
+
+def _rows(frame: bytes) -> list[dict[str, str]]:
+    return list(json.loads(frame.split(b"\n\n", 1)[1])["rows"])
+
+
+def _stable(row: dict[str, str]) -> dict[str, str]:
+    out = {k: v for k, v in row.items() if k not in VOLATILE}
+    if row["direction"] == "inbound":
+        out.pop("uuid")  # the B leg's uuid is the switch's choice
+    return out
+
+
+def test_show_channels_calls_status_heartbeat_and_hupall_like_15() -> None:
+    name = "15_show_channels_calls_json_status_hupall.txt"
+    sent, got = _sent(name, 1), _got(name, 1)
+    replies = dict(
+        zip(sent, [g for g in got[1:] if not g.startswith(b"Content-Length")], strict=False)
+    )
+    del replies
+    cap = {
+        "empty": next(g for g in got if b'{"row_count": 0}' in g),
+        "parked": [g for g in got if b'"row_count":6' in g],
+        "counts": [g for g in got if g.endswith(b"\n6 total.\n")],
+        "hupall": next(g for g in got if b"hangup all channels" in g),
+        "status": [g for g in got if b"session(s) - peak" in g],
+    }
+    originates = [x for x in sent if x.startswith(b"bgapi originate")]
+    with running(scenario="realistic", time_scale=0.01, heartbeat_seconds=0.05) as sim:
+        c = login(sim.address, b"event plain BACKGROUND_JOB")
+        parks = login(sim.address, b"event plain CHANNEL_PARK")
+        beats = login(sim.address, b"event plain HEARTBEAT")
+        assert c.command(b"api show channels as json\n\n") == cap["empty"]
+        assert c.command(b"api show calls as json\n\n") == cap["empty"]
+        for originate in originates:
+            c.command(originate)
+        for _ in originates:
+            c.until(lambda f: event_name(f) == "BACKGROUND_JOB", timeout=5)
+            parks.until(lambda f: event_name(f) == "CHANNEL_PARK", timeout=5)
+        channels = c.command(b"api show channels as json\n\n")
+        calls = c.command(b"api show calls as json\n\n")
+        counts = [c.command(b"api show channels count\n\n"), c.command(b"api show calls count\n\n")]
+        status = c.command(b"api status\n\n")
+        beat = headers(beats.until(lambda f: event_name(f) == "HEARTBEAT", timeout=5)[-1])
+        assert c.command(b"event plain CHANNEL_HANGUP CHANNEL_HANGUP_COMPLETE\n\n") == (
+            b"Content-Type: command/reply\nReply-Text: +OK event listener enabled plain\n\n"
+        )
+        assert c.command(b"api hupall NORMAL_CLEARING\n\n") == cap["hupall"]
+        hangups = []
+        while sum(event_name(f) == "CHANNEL_HANGUP_COMPLETE" for f in hangups) < 3:
+            hangups.append(c.frame(timeout=5))
+        nothing_more(c)
+        after = c.command(b"api show channels as json\n\n")
+    # the table after 1.5 s of the capture: three parked loopback calls, A and B legs
+    parked_channels, parked_calls = cap["parked"][1], cap["parked"][2]
+    assert [_stable(r) for r in _rows(channels)] == [_stable(r) for r in _rows(parked_channels)]
+    assert [_stable(r) for r in _rows(calls)] == [_stable(r) for r in _rows(parked_calls)]
+    assert not channels.endswith(b"\n")
+    assert not calls.endswith(b"\n")
+    assert counts == cap["counts"]
+    line = next(x for x in status.split(b"\n") if b"session(s) - peak" in x)
+    assert line in cap["status"][1]
+    assert beat["Session-Count"] == "6"
+    names = [event_name(f) for f in hangups]
+    assert names == ["CHANNEL_HANGUP"] * 3 + ["CHANNEL_HANGUP_COMPLETE"] * 3  # as 15's A legs
+    assert {headers(f)["Hangup-Cause"] for f in hangups} == {"NORMAL_CLEARING"}
+    assert after == cap["empty"]
+
+
+# -- 16: a second originate with a live origination_uuid ------------------------------------
+
+
+def test_duplicate_live_origination_uuid_like_16() -> None:
+    name = "16_duplicate_origination_uuid.txt"
+    sent, got = _sent(name, 1), _got(name, 1)
+    first, second = [x for x in sent if x.startswith(b"bgapi originate")]
+    wanted = re.search(rb"origination_uuid=([^,]+)", first).group(1).decode()  # type: ignore[union-attr]
+    cap_jobs = [_body(g) for g in got if event_name(g) == "BACKGROUND_JOB"]
+    cap_show = [g for g in got if b"uuid,direction,created" in g]
+    with running(scenario="realistic", time_scale=0.01) as sim:
+        c = login(sim.address, sent[1].rstrip(b"\n"))
+        c.command(first)
+        job1 = c.until(lambda f: event_name(f) == "BACKGROUND_JOB", timeout=5)[-1]
+        c.command(second)
+        frames = c.until(lambda f: event_name(f) == "BACKGROUND_JOB", timeout=5)
+        create = next(f for f in frames if event_name(f) == "CHANNEL_CREATE")
+        show = c.command(b"api show channels\n\n")
+        alive = c.command(f"api uuid_exists {wanted}\n\n".encode())
+        c.command(f"api uuid_kill {wanted}\n\n".encode())
+        c.until(
+            lambda f: (
+                event_name(f) == "CHANNEL_HANGUP_COMPLETE" and headers(f)["Unique-ID"] == wanted
+            ),
+            timeout=5,
+        )
+        c.command(first)  # the uuid is free again once its call is gone
+        job3 = c.until(lambda f: event_name(f) == "BACKGROUND_JOB", timeout=5)[-1]
+    other = headers(create)["Unique-ID"]
+    assert _body(job1) == cap_jobs[0] == f"+OK {wanted}\n".encode()
+    assert other != wanted
+    assert headers(create)["variable_origination_uuid"] == wanted
+    assert _body(frames[-1]) == f"+OK {other}\n".encode()
+    assert cap_jobs[1] != cap_jobs[0]
+    assert cap_jobs[1].startswith(b"+OK ")
+    assert alive.endswith(b"\n\ntrue")  # the first call is unaffected
+    assert (
+        show.split(b"\n\n", 1)[1].split(b"\n")[0]
+        == cap_show[1].split(b"\n\n", 1)[1].split(b"\n")[0]
+    )
+    assert show.endswith(b"\n\n4 total.\n")
+    assert cap_show[1].endswith(b"\n\n4 total.\n")
+    assert _body(job3) == f"+OK {wanted}\n".encode()
+    (dup,) = sim.facts.of("duplicate")
+    assert (dup["uuid"], dup["requested_uuid"]) == (other, wanted)
