@@ -47,7 +47,7 @@ class Avmd:
         call.emit("MEDIA_BUG_START", pre=_bug())
         self.started_us = clock.now_us()
         self.beeped = False
-        self._fire("avmd::start", [("Start-time", str(self.started_us))])
+        self._fire("avmd::start", [("Start-time", str(self.started_us))], self.started_us)
         beep = call.plan.beep
         if beep is not None and call.answered_at is not None:
             begins = call.answered_at + beep
@@ -61,7 +61,8 @@ class Avmd:
         if self.started_us is None:
             return
         self.beeped = True
-        detection = max(0, call.switch.clock.now_us() - self.started_us - FRAME_US)
+        now = call.switch.clock.now_us()
+        detection = max(0, now - self.started_us - FRAME_US)
         self._fire(
             "avmd::beep",
             [
@@ -72,6 +73,7 @@ class Avmd:
                 ("Detector-offset", "0"),
                 ("Detector-index", "0"),
             ],
+            now,
         )
         if call.idle:
             self.flush()
@@ -80,9 +82,10 @@ class Avmd:
         call = self.call
         if self.started_us is None:
             return
-        total = call.switch.clock.now_us() - self.started_us
+        now = call.switch.clock.now_us()
         status = "DETECTED" if self.beeped else "NOTDETECTED"
-        self._fire("avmd::stop", [("Beep-Status", status), ("Total-time", str(total))])
+        total = str(now - self.started_us)
+        self._fire("avmd::stop", [("Beep-Status", status), ("Total-time", total)], now)
         call.emit("MEDIA_BUG_STOP", pre=_bug())
         self.started_us = None
         self.due = None
@@ -92,10 +95,10 @@ class Avmd:
         for event in queued:
             self.call.publish(event)
 
-    def _fire(self, subclass: str, fields: list[tuple[str, str]]) -> None:
+    def _fire(self, subclass: str, fields: list[tuple[str, str]], us: int) -> None:
         call = self.call
         ch = call.ch
-        bare = call.events.factory.prefix("CUSTOM", WHERE, subclass=subclass)
+        bare = call.events.factory.prefix("CUSTOM", WHERE, subclass=subclass, us=us)
         bare += [("Unique-ID", ch.uuid), ("Call-command", "avmd"), *fields]
         call.publish(Event(bare))
         self.queued.append(Event(bare + ch.channel_headers() + ch.variable_headers()))

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import gevent
@@ -30,7 +30,7 @@ from gevent.event import AsyncResult
 from gevent.queue import Empty, Queue
 
 from dialer.simulator.avmd import Avmd
-from dialer.simulator.channel import Channel, ChannelEvents, new_uuid
+from dialer.simulator.channel import WHERE, Channel, ChannelEvents, new_uuid
 from dialer.simulator.events import Event
 from dialer.simulator.originate import Originate
 from dialer.simulator.scenario import Plan
@@ -70,6 +70,8 @@ class Command:
     app: str = ""
     arg: str = ""
     app_uuid: str = ""
+    # the sendmsg as read ("Command: sendmsg <uuid>" first): PRIVATE_COMMAND repeats it
+    headers: list[tuple[str, str]] = field(default_factory=list)
 
 
 class Call:
@@ -130,6 +132,14 @@ class Call:
 
     def publish(self, event: Event) -> None:
         self.switch.publish(event)
+
+    def _private_command(self, cmd: Command) -> None:
+        """The parsed sendmsg fired again as PRIVATE_COMMAND: its own headers first, then the
+        usual prefix and the channel's headers, no variables (02, 07)."""
+        headers = list(cmd.headers) + self.events.factory.prefix(
+            "PRIVATE_COMMAND", WHERE["PRIVATE_COMMAND"]
+        )
+        self.publish(Event(headers + self.ch.channel_headers()))
 
     def _emit_hangup(self) -> None:
         self.emit("CHANNEL_HANGUP")
@@ -284,7 +294,7 @@ class Call:
                 post=[("Application", cmd.app), *data, ("Application-UUID", app_uuid)],
             )
             self._complete(cmd.app, cmd.arg, app_uuid, "_none_")
-            self.emit("PRIVATE_COMMAND")
+            self._private_command(cmd)
 
     # --- applications --------------------------------------------------------------------
 
@@ -461,7 +471,7 @@ class Call:
                     self.execute(cmd.app, cmd.arg, cmd.app_uuid)
                     # switch_ivr_parse_next_event fires PRIVATE_COMMAND once the app
                     # returned, then the park loop delivers the session's queued events
-                    self.emit("PRIVATE_COMMAND")
+                    self._private_command(cmd)
                     self.avmd.flush()
                 elif cmd.kind == "transfer":
                     self._unpark(park_uuid, "ACTIVE")

@@ -74,6 +74,7 @@ class Connection:
         self.closed = False
         self.received: list[str] = []  # command lines, for assertions (auth is masked)
         self.logging = False
+        self._raw: list[tuple[str, str]] = []  # the command being handled, as read
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -315,6 +316,7 @@ class Connection:
         if handler is None:
             self.reply("-ERR command not found")
             return
+        self._raw = [("Command", line), *headers]
         handler(args, lowered, body)
 
     def _auth(self, password: str) -> None:
@@ -396,6 +398,7 @@ class Connection:
                     app=headers.get("execute-app-name", ""),
                     arg=headers.get("execute-app-arg", body),
                     app_uuid=headers.get("event-uuid", ""),
+                    headers=self._raw,
                 )
             )
         self.reply("+OK")

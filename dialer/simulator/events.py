@@ -68,7 +68,11 @@ class EventFactory:
         self._lock = threading.Lock()
 
     def prefix(
-        self, name: str, where: tuple[str, str, int], subclass: str | None = None
+        self,
+        name: str,
+        where: tuple[str, str, int],
+        subclass: str | None = None,
+        us: int | None = None,
     ) -> list[tuple[str, str]]:
         """The header block every event starts with, in FreeSWITCH's order.
 
@@ -76,7 +80,8 @@ class EventFactory:
         first and ``Event-Name`` after ``Event-Sequence`` (fixture 11); module CUSTOM events
         (callcenter) carry ``Event-Subclass`` then ``Event-Name`` first (fixture 02).
         """
-        us = self.clock.now_us()
+        if us is None:
+            us = self.clock.now_us()
         with self._lock:
             seq = next(self._seq)
         common = [
