@@ -8,6 +8,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import signal
+from typing import Any
 
 import gevent
 from gevent.event import Event
@@ -35,7 +36,7 @@ def parse_acl(acl: str | None) -> tuple[str, ...]:
     return tuple(nets)
 
 
-def run_simulator_cli(
+def build_simulator(
     listen: str = "127.0.0.1:8021",
     password: str = "ClueCon",
     scenario: str = "realistic",
@@ -45,11 +46,10 @@ def run_simulator_cli(
     sessions_per_second: int = 30,
     seed: int | None = None,
     acl: str | None = None,
-) -> None:
-    """Serve until SIGINT/SIGTERM; logs one INFO line per finished call."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+) -> Simulator:
+    """The simulator the command line describes, not started."""
     host, port = parse_listen(listen)
-    sim = Simulator(
+    return Simulator(
         acl=parse_acl(acl),
         password=password,
         scenario=scenario,
@@ -61,6 +61,13 @@ def run_simulator_cli(
         sessions_per_second=sessions_per_second,
         seed=seed,
     )
+
+
+def run_simulator_cli(**options: Any) -> None:
+    """Serve until SIGINT/SIGTERM; logs one INFO line per finished call. ``options`` are
+    ``build_simulator``'s."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    sim = build_simulator(**options)
     stop = Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         gevent.signal_handler(sig, stop.set)

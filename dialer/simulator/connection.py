@@ -68,7 +68,8 @@ class Connection:
         self.out: Queue[Item | _Close] = Queue()
         self.generation = 0  # noevents flushes the events still queued
         self.queued_events = 0
-        self.lost_events = 0
+        self.lost_events = 0  # in a row, as mod_event_socket counts them
+        self.lost_total = 0
         self.holding = False
         self.held: list[Event] = []
         self.closed = False
@@ -234,6 +235,7 @@ class Connection:
             return
         if self.queued_events >= self.switch.event_queue_len:
             self.lost_events += 1
+            self.lost_total += 1
             if self.lost_events > self.switch.max_missed:
                 self._kill()
             return
