@@ -12,7 +12,7 @@ from phonenumbers import PhoneNumberType
 
 from dialer.phone import fast, reference
 from dialer.phone.timezones import ZONE_SETS, zone_ids
-from dialer.phone.verdict import EMPTY, INVALID_NUMBER, UNSUPPORTED_TYPE
+from dialer.phone.verdict import EMPTY, INVALID_NUMBER, UNPARSEABLE, UNSUPPORTED_TYPE
 
 #: Reason of each row; None where the number is accepted.
 Reasons = npt.NDArray[np.object_]
@@ -34,12 +34,8 @@ def normalise_column(
     result = fast.classify(values, default_region)
     reasons: Reasons = np.full(count, None, dtype=object)
     zones = np.zeros(count, dtype=np.int32)
-
-    empty = np.asarray(
-        pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(values)), 0).to_numpy(zero_copy_only=False),
-        dtype=bool,
-    )
-    reasons[empty] = EMPTY
+    reasons[result.empty] = EMPTY
+    reasons[result.unparseable] = UNPARSEABLE
 
     decided = result.decided
     types = result.number_type
@@ -54,22 +50,40 @@ def normalise_column(
         result.country_code[accepted_fast],
     )
 
-    slow_rows = np.flatnonzero(~decided & ~empty)
+    slow_rows = np.flatnonzero(~decided & ~result.empty & ~result.unparseable)
     e164 = result.e164
     if len(slow_rows):
-        slow_e164: list[str | None] = []
-        raw = values.take(pa.array(slow_rows)).to_pylist()
-        for row, value in zip(slow_rows, raw, strict=True):
-            verdict = reference.classify(value, default_region, reject_types)
-            slow_e164.append(verdict.e164)
-            reasons[row] = verdict.reason
-            if verdict.reason is None:
-                zones[row] = ZONE_SETS.intern(verdict.timezones)
+        slow_e164 = _reference_rows(values, slow_rows, default_region, reject_types, reasons, zones)
         mask = np.zeros(count, dtype=bool)
         mask[slow_rows] = True
-        e164 = pc.replace_with_mask(e164, pa.array(mask), pa.array(slow_e164, pa.string()))
+        e164 = pc.replace_with_mask(e164, pa.array(mask), slow_e164)
     # Rows refused for their number carry no E.164, whichever path refused them.
     refused = reasons != None  # noqa: E711
     if refused.any():
         e164 = pc.if_else(pa.array(refused), pa.scalar(None, pa.string()), e164)
     return PhoneColumn(e164, reasons, zones, len(slow_rows))
+
+
+def _reference_rows(
+    values: pa.Array,
+    rows: npt.NDArray[np.intp],
+    default_region: str,
+    reject_types: frozenset[str],
+    reasons: Reasons,
+    zones: npt.NDArray[np.int32],
+) -> pa.StringArray:
+    """phonenumbers for ``rows``, once per distinct value ("n/a" is common), filling
+    ``reasons`` and ``zones`` in place; the E.164 of each row."""
+    encoded = values.take(pa.array(rows)).dictionary_encode()
+    verdicts = [
+        reference.classify(value, default_region, reject_types)
+        for value in encoded.dictionary.to_pylist()
+    ]
+    indices = np.asarray(encoded.indices.to_numpy(zero_copy_only=False))
+    reasons[rows] = np.array([v.reason for v in verdicts], dtype=object)[indices]
+    zone_of = np.array(
+        [ZONE_SETS.intern(v.timezones) if v.reason is None else 0 for v in verdicts],
+        dtype=np.int32,
+    )
+    zones[rows] = zone_of[indices]
+    return pa.array([v.e164 for v in verdicts], pa.string()).take(pa.array(indices))

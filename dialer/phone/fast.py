@@ -1,14 +1,16 @@
 """Vectorised phone classification built from phonenumbers' own metadata.
 
 phonenumbers costs ~70 µs per number (parse, validate, type, zones); a million-row import
-cannot afford that. This path handles the two shapes that make up nearly every real list —
-``+<digits>`` and, for NANP default regions, ten national digits with an optional leading
-``1`` — with the library's own regular expressions evaluated column-wise by Arrow (RE2;
-libphonenumber's patterns are written to be RE2-compatible). It mirrors
-``phonenumbers.parse`` / ``is_valid_number`` / ``number_type`` step by step, and it only
-*decides* rows whose parse is provably the simple one: no national prefix to strip, no
-extension, no letters, no IDD. Every other row is left undecided for the reference path.
-The property tests in ``tests/unit/test_phone_fast.py`` hold it to phonenumbers' answers.
+cannot afford that. This path handles the shapes that make up nearly every real list, once
+:mod:`dialer.phone.written` has taken off the formatting and extension phonenumbers ignores:
+``+<digits>`` and, for NANP default regions, national digits (ten with an optional leading
+``1``, or any other length that cannot start with a national prefix, an IDD or the country
+code) and ``011 <cc> …`` dialled from there. It evaluates the library's own regular
+expressions column-wise with Arrow (RE2; libphonenumber's patterns are written to be
+RE2-compatible), mirroring ``phonenumbers.parse`` / ``is_valid_number`` / ``number_type``
+step by step, and it only *decides* rows whose parse is provably the simple one. Every other
+row is left undecided for the reference path. The property tests in
+``tests/unit/test_phone_fast.py`` hold it to phonenumbers' answers.
 """
 
 from __future__ import annotations
@@ -24,10 +26,21 @@ import pyarrow.compute as pc
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneMetadata, PhoneNumberType
 from phonenumbers.phonenumberutil import region_code_for_country_code
 
+from dialer.phone.written import read_written
+
 UNKNOWN = PhoneNumberType.UNKNOWN
-_FORMATTING = r"[ \-.()]"
 _INTERNATIONAL = r"^\+[1-9][0-9]{2,19}$"
-_NANP_NATIONAL = r"^1?[2-9][0-9]{9}$"
+_NANP_IDD = "011"
+_DIALLED_WITH_IDD = r"^011[1-9][0-9]{2,19}$"
+# National NANP digits: ten after a leading 1 (the country code, stripped), or digits that
+# start with none of 1 (country code, national prefix) and 011 (IDD): three to seventeen of
+# them are a national number as written; more are too long to parse.
+_NANP_WITH_LEADING_ONE = r"^1[2-9][0-9]{9}$"
+_NANP_NATIONAL = r"^[02-9][0-9]{2,16}$"
+_NANP_TOO_LONG = r"^[02-9][0-9]{17,}$"
+_STARTS_WITH_IDD = r"^011(?:[1-9]|$)"
+# One digit, or a plus with at most two: not a viable number to phonenumbers.
+_TOO_SHORT = r"^(?:[0-9]|\+[0-9]{0,2})$"
 _MIN_NSN, _MAX_NSN = 2, 17
 
 _SPECIAL_TYPES = (
@@ -47,7 +60,12 @@ IntArray = npt.NDArray[np.int16]
 
 @dataclass(frozen=True)
 class FastResult:
-    #: Rows this path settled; the rest must go to the reference path.
+    #: Empty once stripped as ``str.strip()`` strips.
+    empty: BoolArray
+    #: Rows phonenumbers cannot parse, whatever the rest of this path says.
+    unparseable: BoolArray
+    #: Rows this path settled as numbers (valid or not); the rest of the non-empty,
+    #: parseable rows must go to the reference path.
     decided: BoolArray
     #: ``+<cc><nsn>`` for decided rows (null elsewhere); for invalid rows it is not a number.
     e164: pa.StringArray
@@ -158,13 +176,15 @@ def _national_prefix_pattern(cc: int) -> str | None:
 
 @lru_cache(maxsize=64)
 def nanp_national_supported(region: str) -> bool:
-    """National digits need no prefix logic only where the national prefix is a bare ``1``."""
+    """National digits need no prefix logic only where the national prefix is a bare ``1``
+    (and the IDD is ``011``)."""
     metadata = PhoneMetadata.metadata_for_region(region.upper(), None)
     return (
         metadata is not None
         and metadata.country_code == 1
         and metadata.national_prefix_for_parsing == "1"
         and metadata.national_prefix_transform_rule is None
+        and metadata.international_prefix == _NANP_IDD
     )
 
 
@@ -199,17 +219,32 @@ def _split_country_code(digits: pa.Array) -> tuple[pa.Array, pa.Array]:
 def classify(values: pa.Array, default_region: str) -> FastResult:
     """Classify a column of raw phone strings; see the module docstring for the contract."""
     count = len(values)
-    cleaned = pc.replace_substring_regex(pc.utf8_trim_whitespace(values), _FORMATTING, "")
-    international = _bool(pc.match_substring_regex(cleaned, _INTERNATIONAL))
+    written = read_written(values)
+    cleaned = written.digits
+    unparseable = written.unparseable | (
+        written.plain & _bool(pc.match_substring_regex(cleaned, _TOO_SHORT))
+    )
+    international = _bool(pc.match_substring_regex(cleaned, _INTERNATIONAL)) & ~unparseable
     digits = pc.utf8_slice_codeunits(cleaned, 1, 64)
     if nanp_national_supported(default_region):
-        national = _bool(pc.match_substring_regex(cleaned, _NANP_NATIONAL)) & ~international
-        if national.any():
-            ten = pc.utf8_slice_codeunits(cleaned, -10, 64)
-            digits = pc.if_else(
-                pa.array(national), pc.binary_join_element_wise("1", ten, ""), digits
-            )
-        candidate = international | national
+        with_idd = _bool(pc.match_substring_regex(cleaned, _DIALLED_WITH_IDD))
+        national_digits = _bool(pc.match_substring_regex(cleaned, _NANP_NATIONAL)) & ~_bool(
+            pc.match_substring_regex(cleaned, _STARTS_WITH_IDD)
+        )
+        with_one = _bool(pc.match_substring_regex(cleaned, _NANP_WITH_LEADING_ONE))
+        unparseable |= _bool(pc.match_substring_regex(cleaned, _NANP_TOO_LONG)) & ~_bool(
+            pc.match_substring_regex(cleaned, r"^011[1-9]")
+        )
+        # Every national shape becomes 1<nsn>: the country code the parse would assign.
+        digits = pc.case_when(
+            pc.make_struct(pa.array(with_idd), pa.array(with_one), pa.array(national_digits)),
+            pc.utf8_slice_codeunits(cleaned, 3, 64),
+            pc.binary_join_element_wise("1", pc.utf8_slice_codeunits(cleaned, -10, 64), ""),
+            pc.binary_join_element_wise("1", cleaned, ""),
+            digits,
+        )
+        international |= with_idd
+        candidate = international | with_one | national_digits
     else:
         candidate = international
 
@@ -217,8 +252,11 @@ def classify(values: pa.Array, default_region: str) -> FastResult:
     types = np.full(count, UNKNOWN, dtype=np.int16)
     codes = np.zeros(count, dtype=np.int32)
     if not candidate.any():
-        return FastResult(decided, pa.nulls(count, pa.string()), types, codes)
+        return FastResult(
+            written.empty, unparseable, decided, pa.nulls(count, pa.string()), types, codes
+        )
 
+    candidate &= ~unparseable
     cc_text, nsn = _split_country_code(digits)
     nsn_lengths = np.asarray(pc.fill_null(pc.utf8_length(nsn), 0).to_numpy(zero_copy_only=False))
     candidate &= _bool(pc.is_valid(cc_text))
@@ -250,4 +288,4 @@ def classify(values: pa.Array, default_region: str) -> FastResult:
         pc.binary_join_element_wise("+", digits, ""),
         pa.scalar(None, pa.string()),
     )
-    return FastResult(decided, e164, types, codes)
+    return FastResult(written.empty, unparseable, decided, e164, types, codes)
