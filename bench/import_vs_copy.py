@@ -1,11 +1,17 @@
-"""Benchmark: `dialer lists import` of a messy 1M-row CSV vs a raw PostgreSQL COPY.
+"""Benchmark: `dialer lists import` of a 1M-row CSV vs a raw PostgreSQL COPY.
 
-Generates a seeded messy file (~10% bad rows, duplicates, several countries, DNC hits),
-imports it into a fresh PostgreSQL database with the real CLI in a child process (so its
-peak RSS is measured alone), then COPYs the very rows the import stored into an identical
-table and prints the ratio. Not part of the timed test suite.
+Generates a seeded file of one of two shapes, imports it into a fresh PostgreSQL database with
+the real CLI in a child process (so its peak RSS is measured alone), then COPYs the very rows
+the import stored into an identical table and prints the ratio. Not part of the timed test
+suite.
 
-    .venv/bin/python -m bench.import_vs_copy --rows 1000000
+* ``--shape messy`` (default): the torture file of ``tests/support/messy_csv`` (~10 % bad
+  rows, duplicates, several countries, 1 % DNC hits), ~75 bytes a row;
+* ``--shape crm``: a CRM export (``bench/crm_csv.py``): ~70 % formatted NANP numbers, ~10 %
+  international, ~8 % duplicates, ~10 % garbage, ~300 bytes of other columns a row and a
+  3 KB note on one row in ten.
+
+    .venv/bin/python -m bench.import_vs_copy --rows 1000000 --shape crm
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from bench.crm_csv import generate_crm
 from dialer.db.engine import make_engine
 from dialer.db.migrate import upgrade
 from tests.support.messy_csv import generate
@@ -39,15 +46,20 @@ def main() -> int:
     parser.add_argument(
         "--postgres", default=os.environ.get("DIALER_TEST_POSTGRES_URL", DEFAULT_URL)
     )
+    parser.add_argument("--shape", choices=("messy", "crm"), default="messy")
     parser.add_argument("--keep", action="store_true", help="keep the database and files")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="dialer-bench-"))
     csv_path = workdir / "contacts.csv"
     started = time.perf_counter()
-    info = generate(csv_path, args.rows, seed=args.seed, dnc_share=0.01)
+    dnc_numbers: frozenset[str] = frozenset()
+    if args.shape == "crm":
+        generate_crm(csv_path, args.rows, seed=args.seed)
+    else:
+        dnc_numbers = generate(csv_path, args.rows, seed=args.seed, dnc_share=0.01).dnc
     print(
-        f"generated {args.rows:,} rows ({csv_path.stat().st_size / 1e6:.1f} MB) "
+        f"generated {args.shape} {args.rows:,} rows ({csv_path.stat().st_size / 1e6:.1f} MB) "
         f"in {time.perf_counter() - started:.1f}s"
     )
 
@@ -59,11 +71,12 @@ def main() -> int:
     engine = make_engine(url)
     try:
         upgrade(engine)
-        with engine.begin() as conn:
-            conn.execute(
-                sa.text("INSERT INTO dnc_numbers (phone_e164, source) VALUES (:n, 'bench')"),
-                [{"n": number} for number in sorted(info.dnc)],
-            )
+        if dnc_numbers:
+            with engine.begin() as conn:
+                conn.execute(
+                    sa.text("INSERT INTO dnc_numbers (phone_e164, source) VALUES (:n, 'bench')"),
+                    [{"n": number} for number in sorted(dnc_numbers)],
+                )
         ours, result, peak_mb = _run_import(url, csv_path)
         copy_seconds = _raw_copy(engine, workdir)
         print(json.dumps(result))
@@ -73,7 +86,7 @@ def main() -> int:
         )
         print(f"dialer lists import : {ours:8.2f} s   (peak RSS {peak_mb:.0f} MB)")
         print(f"raw COPY, same rows : {copy_seconds:8.2f} s")
-        print(f"ratio import / COPY : {ours / copy_seconds:8.2f}x   (goal <= 3x, stretch <= 2x)")
+        print(f"ratio import / COPY : {ours / copy_seconds:8.2f}x   (goal <= 2x)")
     finally:
         engine.dispose()
         if not args.keep:

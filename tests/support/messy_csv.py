@@ -275,6 +275,19 @@ def _pools(seed: int) -> _Pools:
     return _POOL_CACHE[seed]
 
 
+def valid_nanp_prefixes(seed: int) -> tuple[list[str], list[str]]:
+    """Validated 6-digit NPA-NXX prefixes (US, Canada) of this seed's pools, for other
+    generators (bench/crm_csv.py): any 4 line digits after one make a valid number."""
+    pools = _pools(seed)
+    return pools.us, pools.ca
+
+
+def valid_international_formats(seed: int) -> list[tuple[str, ...]]:
+    """Per validated foreign prefix, ``str.format`` templates taking 3 more digits as {0} {1}
+    {2}: E.164, international with spaces, with dashes, dialled from the US (011), dotted."""
+    return [template.formats for template in _pools(seed).intl]
+
+
 # --------------------------------------------------------------------------------------------
 # Text pools for the other columns
 # --------------------------------------------------------------------------------------------
