@@ -85,18 +85,22 @@ def _status(switch: Switch, args: str) -> str:
 
 
 def _uuid_exists(switch: Switch, args: str) -> str:
-    call = switch.calls.get(args.split()[0] if args else "")
-    return "true" if call is not None and not call.ch.hungup else "false"
+    uuid = args.split()[0] if args else ""
+    call = switch.calls.get(uuid)
+    live = (call is not None and not call.ch.hungup) or uuid in switch.far_legs
+    return "true" if live else "false"
 
 
 def _uuid_getvar(switch: Switch, args: str) -> str:
     words = args.split()
     call = switch.calls.get(words[0]) if words else None
-    if call is None:
+    far = switch.far_legs.get(words[0]) if words else None
+    if call is None and far is None:
         return NO_SUCH_CHANNEL
     if len(words) < 2:
         return "-USAGE: <uuid> <var>\n"
-    return call.ch.variables.get(words[1], "_undef_")
+    variables = call.ch.variables if call is not None else far.variables if far else {}
+    return variables.get(words[1], "_undef_")
 
 
 def _uuid_kill(switch: Switch, args: str) -> str:

@@ -29,6 +29,7 @@ import gevent
 from gevent.event import AsyncResult
 from gevent.queue import Empty, Queue
 
+from dialer.simulator import bridge as bridge_mod
 from dialer.simulator.avmd import Avmd
 from dialer.simulator.channel import WHERE, Channel, ChannelEvents, new_uuid
 from dialer.simulator.events import Event
@@ -140,6 +141,15 @@ class Call:
             "PRIVATE_COMMAND", WHERE["PRIVATE_COMMAND"]
         )
         self.publish(Event(headers + self.ch.channel_headers()))
+
+    def hang_up_now(self, cause: str = "NORMAL_CLEARING") -> None:
+        """Mark the channel hung up (CHANNEL_HANGUP) if nobody has yet."""
+        ch = self.ch
+        if ch.hangup_cause is None or ch.answer_state != "hangup":
+            ch.hangup_cause = ch.hangup_cause or cause
+            ch.answer_state = "hangup"
+            ch.hangup_us = self.switch.clock.now_us()
+            self._emit_hangup()
 
     def _emit_hangup(self) -> None:
         self.emit("CHANNEL_HANGUP")
@@ -321,6 +331,13 @@ class Call:
                 raise Hangup(arg or "NORMAL_CLEARING")
             elif app == "sleep":
                 self.wait(float(arg or 0) / 1000)
+            elif app == "export":
+                bridge_mod.export(self, arg)
+            elif app == "set":
+                name, _, value = arg.partition("=")
+                self.ch.set_var(name, value)
+            elif app == "bridge":
+                bridge_mod.bridge(self, arg)
             elif app == "avmd_start":
                 self.avmd.start()
             elif app == "avmd_stop":

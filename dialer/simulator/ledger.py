@@ -2,8 +2,11 @@
 
 Facts: ``originate`` (every originate received, refused or not), ``refused`` (the switch said
 no before creating a channel), ``answer``, ``hangup``, ``duplicate`` (an origination_uuid that
-was already used — real FreeSWITCH does not reject it, so neither do we). Every fact has
-``t`` (real seconds since the simulator started), ``event``, ``uuid``, ``attempt_id``,
+belongs to a live call — real FreeSWITCH does not reject it: the new call keeps a random uuid,
+which is the fact's ``uuid``, and ``requested_uuid`` is the one asked for; a uuid whose call
+has ended is simply used again), ``restart`` (the node restarted; its in-flight calls got a
+``hangup`` with ``cause: SYSTEM_SHUTDOWN`` and ``lost: true``). Every call fact has ``t``
+(real seconds since the simulator started), ``event``, ``uuid``, ``attempt_id``,
 ``campaign_id``, ``to`` and ``cause``; a refused originate's fact also has ``refused: true``.
 """
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import gevent
 
 from dialer.simulator import originate as originate_mod
+from dialer.simulator.bridge import FarLeg
 from dialer.simulator.call import Call
 from dialer.simulator.channel import Channel, new_uuid
 from dialer.simulator.clock import SimClock
@@ -62,6 +63,7 @@ class Switch:
         self.factory = EventFactory(clock)
         self.connections: set[Connection] = set()
         self.calls: dict[str, Call] = {}
+        self.far_legs: dict[str, FarLeg] = {}  # legs a bridge reached (bridge.py)
         self.faults = Faults(lambda: list(self.connections), self.publish, self.request_restart)
         self.acl = [ipaddress.ip_network(n, strict=False) for n in acl]
         self.event_queue_len = event_queue_len
@@ -89,6 +91,7 @@ class Switch:
             if not call.result.ready():
                 call.result.set(f"-ERR {SHUTDOWN_CAUSE}\n")  # a blocking api originate returns
         self.calls.clear()
+        self.far_legs.clear()
         lim = self.limits
         self.limits = SessionLimits(lim.max_sessions, lim.sps)
         self.factory = EventFactory(self.clock)
