@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import gevent
 
-from dialer.simulator.call import Command
+from dialer.simulator.control import Command
 from dialer.simulator.tables import show
 
 if TYPE_CHECKING:

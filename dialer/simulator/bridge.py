@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from dialer.simulator.channel import new_uuid
+from dialer.simulator.control import Hangup
 from dialer.simulator.originate import OriginateError, parse_dial, split_leg
 
 if TYPE_CHECKING:
@@ -43,8 +44,6 @@ def export(call: Call, arg: str) -> None:
 
 def bridge(call: Call, arg: str) -> None:
     """Runs inside ``Call.execute``: returns when the bridge ends, raises ``Hangup``."""
-    from dialer.simulator.call import Hangup
-
     ch = call.ch
     leg = split_leg(arg.strip())
     try:

@@ -3,18 +3,7 @@
 The callee's behaviour comes from a sampled ``Plan``; the dialer's side comes from the
 originate (``&park`` or a dialplan flow) and from commands that arrive while the call runs
 (``uuid_kill``, ``sendmsg`` execute/hangup, ``uuid_transfer``, ``hupall``).
-
-Dialplan flow (originate app is an extension, e.g. ``dialer_flow XML default``): the shipped
-flow of DESIGN §7 — ``answer`` → ``amd`` → CUSTOM ``dialer::amd`` (``amd_result``,
-``amd_cause``) → machine: hang up; human: ``play_and_get_digits`` → CUSTOM ``dialer::ivr``
-(``ivr_digit``, ``read_result``) → handoff digit: CUSTOM ``dialer::handoff`` (``handoff_type``,
-``handoff_target``) → ``callcenter`` with ``callcenter::info`` member/bridge events → hangup.
-Each custom event carries ``dialer_attempt_id`` first, then its result fields, then all channel
-headers and variables, exactly as the ``event`` application does in fixture 11. Flow knobs are
-channel variables set at originate: ``dialer_amd``, ``dialer_ivr`` (``false`` skips a stage),
-``dialer_ivr_digits`` (valid digits, default ``1``), ``dialer_ivr_tries`` (3),
-``dialer_ivr_timeout_ms`` (4000), ``dialer_handoff_digit`` (``1``), ``dialer_handoff_type``
-(``queue``), ``dialer_handoff_target`` (``dialer_q@default``), ``dialer_queue_max_wait`` (30).
+The shipped dialplan flow and mod_callcenter are in ``flow.py``.
 """
 
 from __future__ import annotations
@@ -22,7 +11,6 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import gevent
@@ -30,8 +18,10 @@ from gevent.event import AsyncResult
 from gevent.queue import Empty, Queue
 
 from dialer.simulator import bridge as bridge_mod
+from dialer.simulator import flow
 from dialer.simulator.avmd import Avmd
 from dialer.simulator.channel import WHERE, Channel, ChannelEvents, new_uuid
+from dialer.simulator.control import Command, Hangup
 from dialer.simulator.events import Event
 from dialer.simulator.originate import Originate
 from dialer.simulator.scenario import Plan
@@ -56,23 +46,6 @@ def play_seconds(path: str) -> float:
         return once * (int(loops.group(1)) if loops else 1)
     silence = re.match(r"silence_stream://(\d+)", path)
     return int(silence.group(1)) / 1000 if silence else 1.0
-
-
-class Hangup(Exception):  # noqa: N818 - a control-flow signal, not an error
-    def __init__(self, cause: str) -> None:
-        super().__init__(cause)
-        self.cause = cause
-
-
-@dataclass
-class Command:
-    kind: str  # "kill" | "execute" | "transfer"
-    cause: str = "NORMAL_CLEARING"
-    app: str = ""
-    arg: str = ""
-    app_uuid: str = ""
-    # the sendmsg as read ("Command: sendmsg <uuid>" first): PRIVATE_COMMAND repeats it
-    headers: list[tuple[str, str]] = field(default_factory=list)
 
 
 class Call:
@@ -254,7 +227,7 @@ class Call:
             raise Hangup(plan.cause)
         self._answer()
         if self.request.dialplan and self.request.app != "park_here":
-            self._flow()
+            flow.run(self)
         else:
             self._park_app()
 
@@ -303,7 +276,7 @@ class Call:
                 "CHANNEL_EXECUTE",
                 post=[("Application", cmd.app), *data, ("Application-UUID", app_uuid)],
             )
-            self._complete(cmd.app, cmd.arg, app_uuid, "_none_")
+            self.complete(cmd.app, cmd.arg, app_uuid, "_none_")
             self._private_command(cmd)
 
     # --- applications --------------------------------------------------------------------
@@ -348,12 +321,12 @@ class Call:
                 ch.answer_state = "hangup"
                 ch.hangup_us = self.switch.clock.now_us()
                 self._emit_hangup()
-            self._complete(app, arg, app_uuid, response)
+            self.complete(app, arg, app_uuid, response)
             raise
-        self._complete(app, arg, app_uuid, response)
+        self.complete(app, arg, app_uuid, response)
         return response
 
-    def _complete(self, app: str, arg: str, app_uuid: str, response: str) -> None:
+    def complete(self, app: str, arg: str, app_uuid: str, response: str) -> None:
         data = [("Application-Data", arg)] if arg else []
         self.emit(
             "CHANNEL_EXECUTE_COMPLETE",
@@ -493,7 +466,8 @@ class Call:
                 elif cmd.kind == "transfer":
                     self._unpark(park_uuid, "ACTIVE")
                     if cmd.app.startswith("enqueue"):
-                        self._queue(
+                        flow.queue(
+                            self,
                             "queue",
                             "dialer_q@default" if cmd.app == "enqueue" else "noagent_q@default",
                         )
@@ -514,227 +488,7 @@ class Call:
         del why
         self.ch.parked = False
         self.emit("CHANNEL_UNPARK", state_number=10 if self.ch.hungup else 2)
-        self._complete("park", "", park_uuid, "_none_")
-
-    # --- the shipped dialplan flow -------------------------------------------------------
-
-    def var(self, name: str, default: str) -> str:
-        return self.ch.variables.get(name) or default
-
-    def _custom(self, subclass: str, fields: list[tuple[str, str]]) -> None:
-        data = ",".join(
-            ["Event-Name=CUSTOM", f"Event-Subclass={subclass}", *(f"{k}={v}" for k, v in fields)]
-        )
-        app_uuid = new_uuid()
-        self.ch.set_var("current_application_data", data, move_to_end=True)
-        self.ch.set_var("current_application", "event", move_to_end=True)
-        self.emit(
-            "CHANNEL_EXECUTE",
-            post=[
-                ("Application", "event"),
-                ("Application-Data", data),
-                ("Application-UUID", app_uuid),
-            ],
-        )
-        self.publish(self.events.custom(self.ch, subclass, fields))
-        self._complete("event", data, app_uuid, "_none_")
-
-    def _flow(self) -> None:
-        attempt = [("dialer_attempt_id", self.attempt_id)]
-        self.execute("answer")
-        if self.var("dialer_amd", "true") != "false":
-            self.execute("amd")
-            self._custom(
-                "dialer::amd",
-                [
-                    *attempt,
-                    ("amd_result", self.ch.variables.get("amd_result", "")),
-                    ("amd_cause", self.ch.variables.get("amd_cause", "")),
-                ],
-            )
-            if self.plan.machine:
-                self.execute("hangup", "NORMAL_CLEARING")
-                return
-        if self.var("dialer_ivr", "true") != "false":
-            digits = self.var("dialer_ivr_digits", "1")
-            args = " ".join(
-                [
-                    "1",
-                    "1",
-                    self.var("dialer_ivr_tries", "3"),
-                    self.var("dialer_ivr_timeout_ms", "4000"),
-                    "#",
-                    self.var("dialer_ivr_prompt", "tone_stream://%(1000,500,440);loops=2"),
-                    "silence_stream://250",
-                    "ivr_digit",
-                    f"[{digits}]",
-                    "3000",
-                ]
-            )
-            self.execute("play_and_get_digits", args)
-            digit = self.ch.variables.get("ivr_digit", "")
-            self._custom(
-                "dialer::ivr",
-                [
-                    *attempt,
-                    ("ivr_digit", digit),
-                    ("read_result", self.ch.variables.get("read_result", "")),
-                ],
-            )
-            if digit != self.var("dialer_handoff_digit", "1"):
-                self.execute("hangup", "NORMAL_CLEARING")
-                return
-        kind = self.var("dialer_handoff_type", "queue")
-        target = self.var("dialer_handoff_target", "dialer_q@default")
-        self._custom(
-            "dialer::handoff", [*attempt, ("handoff_type", kind), ("handoff_target", target)]
-        )
-        self._queue(kind, target)
-
-    def _queue(self, kind: str, target: str) -> None:
-        """mod_callcenter as captured in 02/06: member events, bridge, hangup, queue end."""
-        ch = self.ch
-        app_uuid = new_uuid()
-        ch.set_var("current_application_data", target, move_to_end=True)
-        ch.set_var("current_application", "callcenter", move_to_end=True)
-        self.emit(
-            "CHANNEL_EXECUTE",
-            post=[
-                ("Application", "callcenter"),
-                ("Application-Data", target),
-                ("Application-UUID", app_uuid),
-            ],
-        )
-        clock = self.switch.clock
-        joined = int(clock.now())
-        member_uuid = new_uuid()
-        ch.set_var("cc_queue", target)
-        ch.set_var("cc_member_uuid", member_uuid)
-        ch.set_var("cc_queue_joined_epoch", str(joined))
-        member = [
-            ("CC-Member-UUID", member_uuid),
-            ("CC-Member-Session-UUID", ch.uuid),
-            ("CC-Member-CID-Name", "Outbound Call"),
-            ("CC-Member-CID-Number", ch.dial.context),
-        ]
-        self.publish(
-            self.events.callcenter(
-                ch,
-                ("mod_callcenter.c", "callcenter_function", 3113),
-                [("CC-Queue", target), ("CC-Action", "member-queue-start"), *member],
-            )
-        )
-        max_wait = float(self.var("dialer_queue_max_wait", "30"))
-        if "noagent" in target:
-            max_wait, agent = 6.0, False
-        else:
-            agent = self.plan.agent or kind != "queue"
-        wait = self.plan.queue_wait if agent else max_wait
-        wait = min(wait, max_wait)
-        try:
-            self.wait(wait)
-        except Hangup as hangup:
-            self._member_end(target, joined, member, "Cancel", "BREAK_OUT", hangup.cause)
-            raise
-        if not agent or self.plan.queue_wait > max_wait:
-            ch.set_var("cc_cause", "cancel")
-            ch.set_var("cc_cancel_reason", "TIMEOUT")
-            self._member_event(target, joined, member, "Cancel", "TIMEOUT")
-            self._complete("callcenter", target, app_uuid, "_none_")
-            self.execute("hangup", "NORMAL_CLEARING")
-            return
-        agent_uuid = new_uuid()
-        answered = int(clock.now())
-        ch.set_var("cc_agent", "agent1@default")
-        ch.set_var("cc_agent_uuid", agent_uuid)
-        ch.set_var("cc_queue_answered_epoch", str(answered))
-        ch.set_var("cc_cause", "answered")
-        agent_fields = [
-            ("CC-Agent", "agent1@default"),
-            ("CC-Agent-UUID", agent_uuid),
-            ("CC-Agent-Called-Time", str(answered)),
-            ("CC-Agent-Answered-Time", str(answered)),
-            ("CC-Member-Joined-Time", str(joined)),
-        ]
-        self.publish(
-            self.events.callcenter(
-                None,
-                ("mod_callcenter.c", "outbound_agent_thread_run", 1717),
-                [("CC-Queue", target), ("CC-Action", "bridge-agent-start"), *agent_fields, *member],
-            )
-        )
-        ch.bridged_us = clock.now_us()
-        ch.set_var("bridge_uuid", agent_uuid)
-        self._complete("callcenter", target, app_uuid, "_none_")
-        self.emit(
-            "CHANNEL_BRIDGE",
-            pre=[("Bridge-A-Unique-ID", ch.uuid), ("Bridge-B-Unique-ID", agent_uuid)],
-        )
-        cause = "NORMAL_CLEARING"
-        try:
-            self.wait(self.plan.talk)
-        except Hangup as hangup:
-            cause = hangup.cause
-        self.emit(
-            "CHANNEL_UNBRIDGE",
-            pre=[("Bridge-A-Unique-ID", ch.uuid), ("Bridge-B-Unique-ID", agent_uuid)],
-        )
-        self.after_hangup(
-            [
-                self.events.callcenter(
-                    None,
-                    ("mod_callcenter.c", "outbound_agent_thread_run", 2062),
-                    [
-                        ("CC-Queue", target),
-                        ("CC-Action", "bridge-agent-end"),
-                        ("CC-Hangup-Cause", "SUCCESS"),
-                        *agent_fields[:2],
-                        ("CC-Agent-Bridged", "true"),
-                        *agent_fields[2:],
-                        ("CC-Bridge-Terminated-Time", str(int(clock.now()))),
-                        *member,
-                    ],
-                ),
-            ],
-            lambda: self._member_event(target, joined, member, "Terminated", None),
-        )
-        raise Hangup(cause)
-
-    def _member_end(
-        self,
-        target: str,
-        joined: int,
-        member: list[tuple[str, str]],
-        cause: str,
-        reason: str | None,
-        hangup_cause: str,
-    ) -> None:
-        del hangup_cause
-        # member-queue-end comes after the member's CHANNEL_HANGUP_COMPLETE (pitfall 4)
-        self.after_hangup([], lambda: self._member_event(target, joined, member, cause, reason))
-
-    def _member_event(
-        self,
-        target: str,
-        joined: int,
-        member: list[tuple[str, str]],
-        cause: str,
-        reason: str | None,
-    ) -> None:
-        fields = [
-            ("CC-Queue", target),
-            ("CC-Action", "member-queue-end"),
-            ("CC-Member-Leaving-Time", str(int(self.switch.clock.now()))),
-            ("CC-Member-Joined-Time", str(joined)),
-            ("CC-Cause", cause),
-        ]
-        if reason:
-            fields.append(("CC-Cancel-Reason", reason))
-        self.publish(
-            self.events.callcenter(
-                self.ch, ("mod_callcenter.c", "callcenter_function", 3274), fields + member
-            )
-        )
+        self.complete("park", "", park_uuid, "_none_")
 
     # --- hangup --------------------------------------------------------------------------
 

@@ -22,8 +22,8 @@ from gevent.queue import Empty, Queue
 
 from dialer.simulator import wire
 from dialer.simulator.api import run_api
-from dialer.simulator.call import Command
 from dialer.simulator.channel import new_uuid
+from dialer.simulator.control import Command
 from dialer.simulator.eventnames import MYEVENTS
 from dialer.simulator.events import Event
 from dialer.simulator.subscription import Subscription
