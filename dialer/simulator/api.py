@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import gevent
 
+from dialer.simulator.clock import uptime_text
 from dialer.simulator.control import Command
 from dialer.simulator.tables import show
 
@@ -57,16 +58,7 @@ def _version(switch: Switch, args: str) -> str:
 
 
 def _uptime(switch: Switch) -> str:
-    us = int(switch.uptime() * 1_000_000)
-    secs, micro = divmod(us, 1_000_000)
-    mins, secs = divmod(secs, 60)
-    hours, mins = divmod(mins, 60)
-    days, hours = divmod(hours, 24)
-    years, days = divmod(days, 365)
-    return (
-        f"UP {years} years, {days} days, {hours} hours, {mins} minutes, {secs} seconds, "
-        f"{micro // 1000} milliseconds, {micro % 1000} microseconds"
-    )
+    return "UP " + uptime_text(int(switch.uptime() * 1_000_000))
 
 
 def _status(switch: Switch, args: str) -> str:
@@ -77,7 +69,7 @@ def _status(switch: Switch, args: str) -> str:
         f"{lim.total} session(s) since startup\n"
         f"{lim.count} session(s) - peak {lim.peak}, last 5min {lim.peak} \n"
         f"{lim.per_second_used()} session(s) per Sec out of max {lim.sps}, "
-        f"peak {lim.per_second_used()}, last 5min {lim.per_second_used()} \n"
+        f"peak {lim.sps_peak}, last 5min {lim.sps_peak} \n"
         f"{lim.max_sessions} session(s) max\n"
         "min idle cpu 0.00/97.00\n"
         "Current Stack Size/Max 240K/8192K\n"

@@ -41,3 +41,22 @@ def date_local(us: int) -> str:
 
 def date_gmt(us: int) -> str:
     return datetime.fromtimestamp(us / 1e6, UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")
+
+
+def uptime_text(us: int) -> str:
+    """``switch_core_uptime`` as status and HEARTBEAT print it (singular when 1)."""
+    secs, micro = divmod(us, 1_000_000)
+    mins, secs = divmod(secs, 60)
+    hours, mins = divmod(mins, 60)
+    days, hours = divmod(hours, 24)
+    years, days = divmod(days, 365)
+    parts = (
+        (years, "year"),
+        (days, "day"),
+        (hours, "hour"),
+        (mins, "minute"),
+        (secs, "second"),
+        (micro // 1000, "millisecond"),
+        (micro % 1000, "microsecond"),
+    )
+    return ", ".join(f"{n} {unit}{'' if n == 1 else 's'}" for n, unit in parts)

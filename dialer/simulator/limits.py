@@ -26,6 +26,8 @@ class SessionLimits:
         self.count = 0
         self.peak = 0
         self.total = 0
+        self.sps_peak = 0  # most sessions started within one second (status "peak")
+        self.sps_last = 0  # sessions started in the last complete second
         self._budget = sessions_per_second
         self._second = int(time.monotonic())
         self._lock = threading.Lock()
@@ -38,6 +40,7 @@ class SessionLimits:
     def _refill(self) -> None:
         second = int(time.monotonic())
         if second != self._second:
+            self.sps_last = max(0, self.sps - self._budget) if second == self._second + 1 else 0
             self._second = second
             self._budget = self.sps
 
@@ -58,6 +61,7 @@ class SessionLimits:
                 self.total += 1
                 granted += 1
             self.peak = max(self.peak, self.count)
+            self.sps_peak = max(self.sps_peak, self.sps - self._budget)
         return granted
 
     def release(self, sessions: int) -> None:

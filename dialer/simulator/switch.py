@@ -19,7 +19,7 @@ from dialer.simulator import originate as originate_mod
 from dialer.simulator.bridge import FarLeg
 from dialer.simulator.call import Call
 from dialer.simulator.channel import Channel, new_uuid
-from dialer.simulator.clock import SimClock
+from dialer.simulator.clock import SimClock, uptime_text
 from dialer.simulator.events import Event, EventFactory
 from dialer.simulator.faults import Faults
 from dialer.simulator.ledger import Ledger
@@ -251,15 +251,15 @@ class Switch:
         return self.factory.heartbeat(
             [
                 ("Event-Info", "System Ready"),
-                ("Up-Time", "0 years, 0 days"),
+                ("Up-Time", uptime_text(us)),
                 ("FreeSWITCH-Version", "1.10.12-release+git~20240802T210227Z~a88d069d6f~64bit"),
                 ("Uptime-msec", str(us // 1000)),
                 ("Session-Count", str(lim.count)),
                 ("Max-Sessions", str(lim.max_sessions)),
                 ("Session-Per-Sec", str(lim.sps)),
-                ("Session-Per-Sec-Last", str(lim.per_second_used())),
-                ("Session-Per-Sec-Max", str(lim.per_second_used())),
-                ("Session-Per-Sec-FiveMin", str(lim.per_second_used())),
+                ("Session-Per-Sec-Last", str(lim.sps_last)),
+                ("Session-Per-Sec-Max", str(lim.sps_peak)),
+                ("Session-Per-Sec-FiveMin", str(lim.sps_peak)),
                 ("Session-Since-Startup", str(lim.total)),
                 ("Session-Peak-Max", str(lim.peak)),
                 ("Session-Peak-FiveMin", str(lim.peak)),

@@ -8,6 +8,7 @@ import re
 import pytest
 
 from dialer.simulator import call as call_mod
+from dialer.simulator.clock import uptime_text
 from tests.simulator.capture_tools import (
     a_leg,
     captured_events,
@@ -310,3 +311,38 @@ def test_duplicate_live_origination_uuid_like_16() -> None:
     assert _body(job3) == f"+OK {wanted}\n".encode()
     (dup,) = sim.facts.of("duplicate")
     assert (dup["uuid"], dup["requested_uuid"]) == (other, wanted)
+
+
+def test_uptime_text_is_freeswitchs() -> None:
+    status = next(
+        inner(c.data)[1]
+        for c in load("14_restart_core_uuid_event_sequence.txt").received(1)
+        if b"UP 0" in c.data
+    )
+    assert status.split(b"\n")[0] == b"UP " + uptime_text(70_329_071).encode()
+    assert uptime_text(31_626_061_001_001) == (
+        "1 year, 1 day, 1 hour, 1 minute, 1 second, 1 millisecond, 1 microsecond"
+    )
+
+
+def test_status_and_heartbeat_agree() -> None:
+    with running(scenario="realistic", time_scale=0.01, heartbeat_seconds=0.05) as sim:
+        c = login(sim.address, b"event plain CHANNEL_PARK HEARTBEAT")
+        c.command(b"bgapi originate {origination_uuid=s1}loopback/silent_human/default &park\n\n")
+        c.until(lambda f: event_name(f) == "CHANNEL_PARK", timeout=5)
+        beat = headers(c.until(lambda f: event_name(f) == "HEARTBEAT", timeout=5)[-1])
+        status = c.command(b"api status\n\n").split(b"\n\n", 1)[1].decode().split("\n")
+    # one loopback call: two sessions, in both and in show channels (15)
+    assert status[2] == f"{beat['Session-Since-Startup']} session(s) since startup"
+    assert status[2] == "2 session(s) since startup"
+    assert (
+        status[3] == f"{beat['Session-Count']} session(s) - peak {beat['Session-Peak-Max']}, "
+        f"last 5min {beat['Session-Peak-FiveMin']} "
+    )
+    assert status[3] == "2 session(s) - peak 2, last 5min 2 "
+    assert status[4].endswith(
+        f"out of max {beat['Session-Per-Sec']}, peak {beat['Session-Per-Sec-Max']}, "
+        f"last 5min {beat['Session-Per-Sec-FiveMin']} "
+    )
+    assert beat["Session-Per-Sec-Max"] == "2"
+    assert beat["Up-Time"].replace("%20", " ").startswith("0 years, 0 days, 0 hours, 0 minutes")
