@@ -20,6 +20,7 @@ from gevent.queue import Empty, Queue
 from dialer.simulator import bridge as bridge_mod
 from dialer.simulator import flow
 from dialer.simulator.avmd import Avmd
+from dialer.simulator.bleg import BLeg
 from dialer.simulator.channel import WHERE, Channel, ChannelEvents, new_uuid
 from dialer.simulator.control import Command, Hangup
 from dialer.simulator.events import Event
@@ -82,6 +83,7 @@ class Call:
         self.defer_kill = False  # originate still finishing: a kill waits for the park
         self.idle = False  # parked with nothing running: queued session events go out now
         self.avmd = Avmd(self)
+        self.bleg: BLeg | None = None  # loopback only, once both sessions were granted
 
     # --- plumbing ------------------------------------------------------------------------
 
@@ -124,8 +126,16 @@ class Call:
             ch.hangup_us = self.switch.clock.now_us()
             self._emit_hangup()
 
+    def callee_hangs_up(self, cause: str) -> Hangup:
+        """The called party ends the call: its B leg completes before the A leg (12)."""
+        if self.bleg is not None:
+            self.bleg.complete(cause)
+        return Hangup(cause)
+
     def _emit_hangup(self) -> None:
         self.emit("CHANNEL_HANGUP")
+        if self.bleg is not None:
+            self.bleg.hangup(self.ch.hangup_cause or "NORMAL_CLEARING")
         # whoever hangs up raises CHANNEL_HANGUP; the session's own thread finishes the
         # hangup later (15: hupall's CHANNEL_HANGUPs all come before any HANGUP_COMPLETE)
         gevent.sleep(0)
@@ -166,7 +176,7 @@ class Call:
                 limit = callee
             if now >= limit:
                 if callee is not None and callee <= end and now >= callee:
-                    raise Hangup("NORMAL_CLEARING")
+                    raise self.callee_hangs_up("NORMAL_CLEARING")
                 if limit == end:
                     return
                 continue
@@ -200,6 +210,9 @@ class Call:
         self.emit("CHANNEL_OUTGOING")
         self.state("CS_INIT", 1)
         self.emit("CHANNEL_CREATE")
+        if self.sessions >= 2 and self.ch.dial.endpoint == "loopback":
+            self.bleg = BLeg(self)
+            self.bleg.create()
         self.emit("CHANNEL_ORIGINATE")
         ch.state = "CS_ROUTING"
         self.emit("CHANNEL_STATE")
@@ -210,7 +223,7 @@ class Call:
         timeout = float(ch.variables.get("originate_timeout", "60") or 60)
         if plan.outcome in ("invalid", "congestion"):
             self.wait(0.02)
-            raise Hangup(plan.cause)
+            raise self.callee_hangs_up(plan.cause)
         ring = plan.ring
         if plan.outcome == "no_answer" or ring >= timeout:
             ring = timeout
@@ -218,13 +231,15 @@ class Call:
             ch.progress_us = self.switch.clock.now_us()
             self.emit("CHANNEL_PROGRESS")
             self.callstate("RINGING")
+            if self.bleg is not None:
+                self.bleg.ringing()
         else:
             ring = timeout  # the loopback B leg was throttled: nobody will ever answer
         self.wait(ring)
         if plan.outcome == "no_answer" or ring >= timeout:
             raise Hangup("NO_ANSWER")
         if plan.outcome != "answer":
-            raise Hangup(plan.cause)
+            raise self.callee_hangs_up(plan.cause)
         self._answer()
         if self.request.dialplan and self.request.app != "park_here":
             flow.run(self)
@@ -239,6 +254,8 @@ class Call:
         ch.answer_state = "answered"
         self.switch.record("answer", self)
         self.emit("CHANNEL_ANSWER")
+        if self.bleg is not None:
+            self.bleg.answer(ch.answered_us)
         self.callstate("ACTIVE")
         if self.plan.hangup_after is not None:
             self.callee_deadline = clock.now() + self.plan.hangup_after
@@ -513,6 +530,8 @@ class Call:
         self.emit("CHANNEL_STATE")
         ch.cdr_variables()
         self.emit("CHANNEL_HANGUP_COMPLETE")
+        if self.bleg is not None:  # the B leg follows the A leg it was hung up with (16)
+            self.bleg.complete(ch.hangup_cause or cause)
         for event in self._after_events:
             self.publish(event)
         for callback in self._after_callbacks:

@@ -6,10 +6,10 @@ common prefix · event-specific "pre" headers · Channel-State … Answer-State 
 Only some event types carry the variables (CHANNEL_STATE, CHANNEL_CALLSTATE, CHANNEL_OUTGOING,
 CHANNEL_UUID and DTMF do not).
 
-Only the A leg (the leg the dialer controls) raises events. With a ``loopback/`` dial string
-the real switch also creates a B leg: it is not emitted, but it is counted against the session
-limits (see ``limits.py``) and listed by ``show channels``/``show calls`` (``tables.py``)
-because the real node counts and lists it.
+The A leg (the leg the dialer controls) raises the full set of events. With a ``loopback/``
+dial string the real switch also creates a B leg running the called party's extension; it
+raises its lifecycle events (``bleg.py``), is counted against the session limits
+(``limits.py``) and listed by ``show channels``/``show calls`` (``tables.py``).
 """
 
 from __future__ import annotations
@@ -142,6 +142,7 @@ class Channel:
     app_arg: str = ""
     parked: bool = False
     session_id: int = 0
+    direction: str = "outbound"  # a loopback B leg is "inbound"
 
     @property
     def name(self) -> str:
@@ -161,8 +162,8 @@ class Channel:
             ("Channel-State-Number", str(number)),
             ("Channel-Name", self.name),
             ("Unique-ID", self.uuid),
-            ("Call-Direction", "outbound"),
-            ("Presence-Call-Direction", "outbound"),
+            ("Call-Direction", self.direction),
+            ("Presence-Call-Direction", self.direction),
             ("Channel-HIT-Dialplan", "true" if self.hit_dialplan else "false"),
             ("Channel-Call-UUID", self.uuid),
             ("Answer-State", self.answer_state),
@@ -195,8 +196,8 @@ class Channel:
             )
         source = f"mod_{self.dial.endpoint}"
         return [
-            ("Caller-Direction", "outbound"),
-            ("Caller-Logical-Direction", "outbound"),
+            ("Caller-Direction", self.direction),
+            ("Caller-Logical-Direction", self.direction),
             ("Caller-Dialplan", "xml"),
             ("Caller-Caller-ID-Name", cid[0]),
             ("Caller-Caller-ID-Number", cid[1]),

@@ -93,13 +93,14 @@ def test_background_job_goes_to_every_subscriber_like_12() -> None:
             event_name(f) != "BACKGROUND_JOB"
             for f in other.until(lambda f: event_name(f) == "CHANNEL_ANSWER", timeout=5)
         )
-    captured = captured_events(load(name), 1)
+    captured = [g for g in _got(name, 1) if is_event(g)]
 
-    def shape(f: bytes) -> tuple[str | None, str, bytes]:
+    def shape(f: bytes) -> tuple[str | None, str, str, bytes]:
         h = headers(f)
-        return event_name(f), h.get("Job-UUID") or h["Unique-ID"], _body(f)
+        return event_name(f), h.get("Channel-Name", ""), h.get("Job-UUID", ""), _body(f)
 
-    # the failed job's BACKGROUND_JOB comes after its leg's CHANNEL_HANGUP_COMPLETE
+    # both legs: the called party hung up, so each B leg completes before its A leg, and the
+    # failed job's BACKGROUND_JOB comes after both
     assert [shape(f) for f in frames] == [shape(f) for f in captured]
     jobs = [headers(f)["Job-UUID"] for f in frames if event_name(f) == "BACKGROUND_JOB"]
     wanted = [j.decode() for j in re.findall(rb"\nJob-UUID: (\S+)\n\n", b"".join(sent2))]
@@ -246,7 +247,7 @@ def test_show_channels_calls_status_heartbeat_and_hupall_like_15() -> None:
         )
         assert c.command(b"api hupall NORMAL_CLEARING\n\n") == cap["hupall"]
         hangups = []
-        while sum(event_name(f) == "CHANNEL_HANGUP_COMPLETE" for f in hangups) < 3:
+        while sum(event_name(f) == "CHANNEL_HANGUP_COMPLETE" for f in hangups) < 6:
             hangups.append(c.frame(timeout=5))
         nothing_more(c)
         after = c.command(b"api show channels as json\n\n")
@@ -260,8 +261,17 @@ def test_show_channels_calls_status_heartbeat_and_hupall_like_15() -> None:
     line = next(x for x in status.split(b"\n") if b"session(s) - peak" in x)
     assert line in cap["status"][1]
     assert beat["Session-Count"] == "6"
-    names = [event_name(f) for f in hangups]
-    assert names == ["CHANNEL_HANGUP"] * 3 + ["CHANNEL_HANGUP_COMPLETE"] * 3  # as 15's A legs
+
+    def leg(f: bytes) -> tuple[str | None, str]:
+        return event_name(f), headers(f)["Channel-Name"][-2:]
+
+    cap_hangups = [g for g in got if event_name(g) in ("CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE")]
+    assert [event_name(f) for f in hangups] == [event_name(g) for g in cap_hangups]
+    assert [event_name(f) for f in hangups] == ["CHANNEL_HANGUP"] * 6 + [
+        "CHANNEL_HANGUP_COMPLETE"
+    ] * 6
+    # each A leg's HANGUP_COMPLETE is followed by its B leg's, as captured
+    assert [leg(f) for f in hangups[6:]] == [leg(g) for g in cap_hangups[6:]]
     assert {headers(f)["Hangup-Cause"] for f in hangups} == {"NORMAL_CLEARING"}
     assert after == cap["empty"]
 
@@ -346,3 +356,61 @@ def test_status_and_heartbeat_agree() -> None:
     )
     assert beat["Session-Per-Sec-Max"] == "2"
     assert beat["Up-Time"].replace("%20", " ").startswith("0 years, 0 days, 0 hours, 0 minutes")
+
+
+def test_b_leg_events_have_the_captured_shape_like_16() -> None:
+    name = "16_duplicate_origination_uuid.txt"
+    sent, got = _sent(name, 1), _got(name, 1)
+    first = next(x for x in sent if x.startswith(b"bgapi originate"))
+    wanted = re.search(rb"origination_uuid=([^,]+)", first).group(1).decode()  # type: ignore[union-attr]
+    cap_b = {
+        event_name(g): g
+        for g in got
+        if is_event(g) and headers(g).get("Channel-Name") == "loopback/silent_human-b"
+    }
+    with running(scenario="realistic", time_scale=0.01) as sim:
+        c = login(sim.address, sent[1].rstrip(b"\n"))
+        c.command(first)
+        frames = c.until(lambda f: event_name(f) == "BACKGROUND_JOB", timeout=5)
+        c.command(f"api uuid_kill {wanted}\n\n".encode())
+        frames += c.until(
+            lambda f: (
+                event_name(f) == "CHANNEL_HANGUP_COMPLETE"
+                and headers(f)["Channel-Name"].endswith("-b")
+            ),
+            timeout=5,
+        )
+    mine_b = {
+        event_name(f): f
+        for f in frames
+        if is_event(f) and headers(f).get("Channel-Name") == "loopback/silent_human-b"
+    }
+    assert (
+        set(mine_b)
+        == set(cap_b)
+        == {
+            "CHANNEL_CREATE",
+            "CHANNEL_ANSWER",
+            "CHANNEL_HANGUP_COMPLETE",
+        }
+    )
+    for event, frame in mine_b.items():
+        names = [n for n, _ in inner(frame)[0]]
+        cap_names = [n for n, _ in inner(cap_b[event])[0]]
+        assert [n for n in names if not n.startswith("variable_")] == [
+            n for n in cap_names if not n.startswith("variable_")
+        ], event
+        cap_vars = [n for n in cap_names if n.startswith("variable_")]
+        assert [n for n in names if n in cap_vars] == [n for n in cap_vars if n in names], event
+    create = headers(mine_b["CHANNEL_CREATE"])
+    cap_create = headers(cap_b["CHANNEL_CREATE"])
+    for key in ("Call-Direction", "Caller-Caller-ID-Name", "Caller-Callee-ID-Name"):
+        assert create[key] == cap_create[key]
+    assert [n for n, _ in inner(mine_b["CHANNEL_CREATE"])[0] if n.startswith("variable_")] == [
+        n for n, _ in inner(cap_b["CHANNEL_CREATE"])[0] if n.startswith("variable_")
+    ]
+    assert create["variable_loopback_leg"] == "B"
+    assert create["variable_other_loopback_leg_uuid"] == create["variable_origination_uuid"]
+    assert create["variable_origination_uuid"] == wanted
+    done = headers(mine_b["CHANNEL_HANGUP_COMPLETE"])
+    assert (done["Hangup-Cause"], done["variable_last_app"]) == ("NORMAL_CLEARING", "park")

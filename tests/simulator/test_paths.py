@@ -40,8 +40,17 @@ def test_nixevent_and_noevents_replies_and_events_stop() -> None:
         assert nixed == b"Content-Type: command/reply\nReply-Text: +OK events nixed\n\n"
         assert nixed in captured
         c.command(b"bgapi originate {origination_uuid=n1}loopback/load_target/default &park\n\n")
-        frames = c.until(lambda f: event_name(f) == "CHANNEL_DESTROY", timeout=5)
-        assert [event_name(f) for f in frames] == ["CHANNEL_CREATE", "CHANNEL_DESTROY"]
+        frames = c.until(
+            lambda f: event_name(f) == "CHANNEL_DESTROY" and _headers(f)["Unique-ID"] == "n1",
+            timeout=5,
+        )
+        # both legs; load_target hangs up itself, so its B leg goes first
+        assert [(event_name(f), _headers(f)["Channel-Name"][-2:]) for f in frames] == [
+            ("CHANNEL_CREATE", "-a"),
+            ("CHANNEL_CREATE", "-b"),
+            ("CHANNEL_DESTROY", "-b"),
+            ("CHANNEL_DESTROY", "-a"),
+        ]
 
         stopped = c.command(b"noevents\n\n")
         assert stopped == (
@@ -50,7 +59,7 @@ def test_nixevent_and_noevents_replies_and_events_stop() -> None:
         assert stopped in captured
         watcher = login(sim.address, b"event plain CHANNEL_DESTROY")
         c.command(b"bgapi originate {origination_uuid=n2}loopback/load_target/default &park\n\n")
-        assert b"Unique-ID: n2\n" in watcher.frame(timeout=5)  # the call has come and gone
+        watcher.until(lambda f: _headers(f)["Unique-ID"] == "n2", timeout=5)  # come and gone
         # one ordered stream: had any event been queued, it would precede this reply
         assert c.command(b"api uuid_exists n2\n\n").endswith(b"\n\nfalse")
         _nothing_more(c)
@@ -172,7 +181,13 @@ def test_queue_timeout_without_an_agent() -> None:
     with running(scenario=scenario, time_scale=0.005) as sim:
         c = _flow(sim.address, "lonely", ",dialer_queue_max_wait=6")
         frames = c.until(lambda f: event_name(f) == "CHANNEL_HANGUP_COMPLETE", timeout=5)
+        b_leg = c.frame(timeout=5)  # the B leg follows the A leg the dialplan hung up
         _nothing_more(c)
+    assert (event_name(b_leg), _headers(b_leg)["Channel-Name"]) == (
+        "CHANNEL_HANGUP_COMPLETE",
+        "loopback/lonely-b",
+    )
+    assert _headers(frames[-1])["Channel-Name"] == "loopback/lonely-a"
     assert len(_cc(frames, b"member-queue-start")) == 1
     assert not _cc(frames, b"bridge-agent-start")
     (end,) = _cc(frames, b"member-queue-end")

@@ -8,7 +8,7 @@ import gevent
 import pytest
 
 from tests.simulator.client import RawClient, event_name, inner, login, running
-from tests.support.transcripts import load
+from tests.support.transcripts import Transcript, load
 
 
 def test_handshake_replay_is_byte_exact() -> None:
@@ -26,6 +26,16 @@ def test_handshake_replay_is_byte_exact() -> None:
             assert got == expected, conn
             if conn in t.closed_by_server:
                 assert client.closed()
+
+
+def _leg(frame: bytes) -> tuple[str, str]:
+    """Event name and which loopback leg ("-a", "-b"; "" without a channel)."""
+    name = dict(inner(frame)[0]).get("Channel-Name", "")
+    return event_name(frame) or "", name[-2:] if name else ""
+
+
+def _events(t: Transcript) -> list[bytes]:
+    return [c.data for c in t.received(1) if c.data.startswith(b"Content-Length")]
 
 
 def test_api_commands_like_08a() -> None:
@@ -46,11 +56,18 @@ def test_api_commands_like_08a() -> None:
         captured = {c2.data: None for c2 in t.received(1)}
         assert c.command(bg) in captured  # byte-exact: +OK Job-UUID + Job-UUID header
         frames = c.until(lambda f: event_name(f) == "BACKGROUND_JOB")
-        assert [event_name(f) for f in frames] == [
-            "CHANNEL_CREATE",
-            "CHANNEL_ANSWER",
-            "BACKGROUND_JOB",
-        ]
+        # both loopback legs, in the captured order
+        assert (
+            [_leg(f) for f in frames]
+            == [_leg(f) for f in _events(t)[:5]]
+            == [
+                ("CHANNEL_CREATE", "-a"),
+                ("CHANNEL_CREATE", "-b"),
+                ("CHANNEL_ANSWER", "-a"),
+                ("CHANNEL_ANSWER", "-b"),
+                ("BACKGROUND_JOB", ""),
+            ]
+        )
         headers, body = inner(frames[-1])
         cap_headers, cap_body = inner(
             next(x.data for x in t.received(1) if event_name(x.data) == "BACKGROUND_JOB")
@@ -106,8 +123,18 @@ def test_api_commands_like_08a() -> None:
                 body,
             ), cmd
         assert c.command(f"api uuid_kill {u}\n\n".encode()).endswith(b"\n\n+OK\n")
-        frames = c.until(lambda f: event_name(f) == "CHANNEL_DESTROY")
-        assert [event_name(f) for f in frames] == ["CHANNEL_HANGUP_COMPLETE", "CHANNEL_DESTROY"]
+        frames = c.until(lambda f: _leg(f) == ("CHANNEL_DESTROY", "-a"))
+        killed = [_leg(f) for f in _events(t) if _leg(f)[0] != "BACKGROUND_JOB"][4:8]
+        assert (
+            [_leg(f) for f in frames]
+            == killed
+            == [
+                ("CHANNEL_HANGUP_COMPLETE", "-a"),
+                ("CHANNEL_HANGUP_COMPLETE", "-b"),
+                ("CHANNEL_DESTROY", "-b"),
+                ("CHANNEL_DESTROY", "-a"),
+            ]
+        )
         for cmd in (f"api uuid_kill {u}", f"api uuid_transfer {u} park_here XML default"):
             assert c.command(cmd.encode() + b"\n\n").endswith(b"\n\n-ERR No such channel!\n")
         assert c.command(b"api hupall\n\n").endswith(
