@@ -31,6 +31,7 @@ from dialer.esl.errors import ConnectError, ESLError, NotConnectedError
 from dialer.esl.events import Event
 from dialer.esl.jobs import Job
 from dialer.esl.originate import Originate
+from dialer.metrics import ESL_CONNECTED, ESL_EVENTS, ESL_RECONNECTS
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,9 @@ class ESLClient:
         self._up = gevent.event.Event()
         self.last_error: BaseException | None = None
         self.connects = 0  # successful connections so far; > 1 means we reconnected
+        self._connected_gauge = ESL_CONNECTED.labels(node=self.name)
+        self._connected_gauge.set(0)
+        self._event_counters: dict[str, Any] = {}  # per event key: the hot path skips labels()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -168,6 +172,7 @@ class ESLClient:
             self._up.set()
         else:
             self._up.clear()
+        self._connected_gauge.set(1 if state is ConnectionState.CONNECTED else 0)
         for callback in list(self._state_callbacks):
             try:
                 callback(state, error)
@@ -233,6 +238,8 @@ class ESLClient:
             return None
         self._conn = conn
         self.connects += 1
+        if self.connects > 1:
+            ESL_RECONNECTS.labels(node=self.name).inc()
         self._set_state(ConnectionState.CONNECTED, None)
         conn.add_close_callback(self._lost)
         return conn
@@ -278,8 +285,13 @@ class ESLClient:
             handlers.remove(handler)
 
     def _dispatch(self, event: Event) -> None:
-        for key in (event.key, "*"):
-            self._run_handlers(key, event)
+        key = event.key
+        counter = self._event_counters.get(key)
+        if counter is None:
+            counter = self._event_counters[key] = ESL_EVENTS.labels(node=self.name, event=key)
+        counter.inc()
+        self._run_handlers(key, event)
+        self._run_handlers("*", event)
 
     def _dispatch_notice(self, key: str) -> Callable[[Event], None]:
         """Notices and log lines are not events: they go to their own key only."""

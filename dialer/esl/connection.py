@@ -58,6 +58,7 @@ from dialer.esl.errors import (
 from dialer.esl.events import EVENT_CONTENT_TYPES, Event, parse_event
 from dialer.esl.frames import Frame, FrameParser
 from dialer.esl.jobs import Job
+from dialer.metrics import ESL_COMMAND_TIMEOUTS, ESL_JOBS_PENDING
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +145,7 @@ class Connection(InboundESL):  # type: ignore[misc]  # greenswitch ships no type
             )
             raise
         self.opened_at = time.monotonic()
+        ESL_JOBS_PENDING.labels(node=self.name).set_function(lambda: len(self._jobs))
         self._watchdog = gevent.spawn(self._watch)
 
     def _connect(self) -> None:
@@ -231,6 +233,8 @@ class Connection(InboundESL):  # type: ignore[misc]  # greenswitch ships no type
         jobs, self._jobs = list(self._jobs.values()), {}
         for job in jobs:
             job._fail(lost)
+        if self.opened_at:
+            ESL_JOBS_PENDING.labels(node=self.name).set_function(lambda: 0)
         self._esl_event_queue.put(_STOP)
         log.info("ESL %s closed: %s", self.name, reason)
         for callback in self._close_callbacks:
@@ -384,6 +388,7 @@ class Connection(InboundESL):  # type: ignore[misc]  # greenswitch ships no type
             raise
         if not slot.result.ready():
             slot.abandoned = True
+            ESL_COMMAND_TIMEOUTS.labels(node=self.name).inc()
             raise CommandTimeoutError(
                 f"{self.name}: no reply to {what} within {limit}s (it may still run; "
                 "its reply will be discarded)"
