@@ -6,7 +6,9 @@ DETECTED``); ``avmd_stop`` raises ``avmd::stop`` (``DETECTED`` or ``NOTDETECTED`
 ``Total-time``) and MEDIA_BUG_STOP. Each avmd event reaches a listener twice with the same
 Event-Sequence: a bare copy at once, and a full copy (plus the channel's headers and
 variables) that waits in the session's queue until the park loop delivers it — right away
-when the channel is parked idle, else after the running application and its PRIVATE_COMMAND.
+when the channel is parked idle, else once the running application and every command queued
+behind it have run (``switch_ivr_park`` parses all private events before it dequeues one);
+a hangup first drops it (10c never shows the avmd::stop copy).
 Audio before ``avmd_start`` is not analysed: a beep that already began is missed.
 """
 

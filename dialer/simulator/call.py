@@ -126,6 +126,15 @@ class Call:
             ch.hangup_us = self.switch.clock.now_us()
             self._emit_hangup()
 
+    def _take_queued(self) -> None:
+        """Commands that arrived while an application ran join the pending ones."""
+        while True:
+            try:
+                cmd = self.commands.get_nowait()
+            except Empty:
+                return
+            self.pending.append(cmd)
+
     def callee_hangs_up(self, cause: str) -> Hangup:
         """The called party ends the call: its B leg completes before the A leg (12)."""
         if self.bleg is not None:
@@ -462,6 +471,11 @@ class Call:
                 if self.callee_deadline is None and not self.plan.machine:
                     patience = self.plan.patience
                     self.callee_deadline = self.switch.clock.now() + patience
+                self._take_queued()
+                if not self.pending:
+                    # switch_ivr_park: all queued commands first (parse_all_events), then
+                    # the session's queued events (the avmd full copies)
+                    self.avmd.flush()
                 self.idle = True
                 try:
                     while not self.pending:
@@ -476,10 +490,8 @@ class Call:
                         None if self.plan.hangup_after is None else (self.callee_deadline)
                     )
                     self.execute(cmd.app, cmd.arg, cmd.app_uuid)
-                    # switch_ivr_parse_next_event fires PRIVATE_COMMAND once the app
-                    # returned, then the park loop delivers the session's queued events
+                    # switch_ivr_parse_next_event fires PRIVATE_COMMAND once the app returned
                     self._private_command(cmd)
-                    self.avmd.flush()
                 elif cmd.kind == "transfer":
                     self._unpark(park_uuid, "ACTIVE")
                     if cmd.app.startswith("enqueue"):

@@ -151,12 +151,13 @@ def test_voicemail_path_amd_machine_then_beep_then_message_like_10c() -> None:
         )[-1]
         c.send(_execute("v1", "avmd_start"))
         beep = c.until(lambda f: label(f) == "avmd::beep", timeout=5)[-1]
-        c.send(_execute("v1", "avmd_stop"))
-        c.send(_execute("v1", "playback", arg))
+        # both at once, as 10c's driver did: the playback waits behind avmd_stop
+        c.send(_execute("v1", "avmd_stop") + _execute("v1", "playback", arg))
         played = c.until(
             lambda f: event_name(f) == "CHANNEL_EXECUTE_COMPLETE" and b"Application: playback" in f,
             timeout=5,
         )
+        later = c.until(lambda f: label(f) == "avmd::stop+full", timeout=5)
     assert headers(amd)["variable_amd_result"] == "MACHINE"
     assert _stamp(beep) > _stamp(amd)  # the beep ends the greeting, long after amd decided
     heard = _stamp(beep) - _stamp(answer)
@@ -166,6 +167,21 @@ def test_voicemail_path_amd_machine_then_beep_then_message_like_10c() -> None:
     stop = next(f for f in played if event_name(f) == "PLAYBACK_STOP")
     assert 1.98 <= _stamp(stop) - _stamp(start) <= 2.1  # tone_stream://%(2000,0,440): 2 s
     assert headers(played[-1])["Application-Response"] == "FILE%20PLAYED"
+    # the playback queued behind avmd_stop runs before the session's queued avmd::stop copy
+    order = [label(f) for f in [*played, *later] if is_event(f) and a_leg(f)]
+    order = [x for x in order if x not in NOISE]
+    assert order[order.index("avmd::stop") :] == [
+        "avmd::stop",
+        "MEDIA_BUG_STOP",
+        "CHANNEL_EXECUTE_COMPLETE",
+        "PRIVATE_COMMAND",
+        "CHANNEL_EXECUTE",
+        "PLAYBACK_START",
+        "PLAYBACK_STOP",
+        "CHANNEL_EXECUTE_COMPLETE",
+        "PRIVATE_COMMAND",
+        "avmd::stop+full",
+    ]
 
 
 def test_scenario_decides_when_a_machine_beeps() -> None:
