@@ -74,7 +74,7 @@ class Connection:
         self.held: list[Event] = []
         self.closed = False
         self.received: list[str] = []  # command lines, for assertions (auth is masked)
-        self.logging = False
+        self.log_level: int | None = None  # set by "log <level>"
         self._raw: list[tuple[str, str]] = []  # the command being handled, as read
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -433,15 +433,19 @@ class Connection:
         self.reply("+OK will not linger")
 
     def _log(self, args: str, headers: dict[str, str], body: str) -> None:
-        # only the reply: the simulator writes no log lines
+        # the simulator logs only what a dialer cares about (Switch.log)
         level = args.split(" ")[0] if args else "debug"
         number = LOG_LEVELS.get(level.lower()) if not level.isdigit() else int(level)
         if number is None or not 0 <= number <= 7:
             self.reply("-ERR invalid log level")
             return
-        self.logging = True
+        self.log_level = number
         self.reply(f"+OK log level {level} [{number}]")
 
     def _nolog(self, args: str, headers: dict[str, str], body: str) -> None:
-        was, self.logging = self.logging, False
-        self.reply("+OK no longer logging" if was else "-ERR not loging")  # sic
+        was, self.log_level = self.log_level, None
+        self.reply("+OK no longer logging" if was is not None else "-ERR not loging")  # sic
+
+    def log(self, level: int, frame: bytes) -> None:
+        if self.log_level is not None and level <= self.log_level and not self.closed:
+            self._put(frame)

@@ -11,11 +11,13 @@ import random
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import gevent
 
 from dialer.simulator import originate as originate_mod
+from dialer.simulator import wire
 from dialer.simulator.bridge import FarLeg
 from dialer.simulator.call import Call
 from dialer.simulator.channel import Channel, new_uuid
@@ -38,6 +40,8 @@ MAX_QUEUE_LEN = 100_000
 MAX_MISSED = 500
 HISTORY = 1000  # connections whose received commands are kept for assertions
 SHUTDOWN_CAUSE = "SYSTEM_SHUTDOWN"
+CRIT = 2
+LOG_NAMES = {0: "CONSOLE", 1: "ALERT", 2: "CRIT", 3: "ERR", 4: "WARNING", 5: "NOTICE", 6: "INFO"}
 
 
 class Switch:
@@ -116,6 +120,16 @@ class Switch:
     def _deliver(self, event: Event) -> None:
         for conn in list(self.connections):
             conn.deliver(event)
+
+    def log(self, level: int, where: tuple[str, str, int], user_data: str, text: str) -> None:
+        """A console line to the listeners that asked for ``log`` at this level or finer."""
+        us = self.clock.now_us()
+        stamp = datetime.fromtimestamp(us / 1e6).strftime("%Y-%m-%d %H:%M:%S.%f")
+        name = LOG_NAMES.get(level, "DEBUG")
+        line = f"{stamp} 97.00% [{name}] {where[0]}:{where[2]} {text}\n"
+        frame = wire.log_data(level, where, user_data, line)
+        for conn in list(self.connections):
+            conn.log(level, frame)
 
     # --- ledger --------------------------------------------------------------------------
 
@@ -200,6 +214,11 @@ class Switch:
         # random uuid and carries on (capture 16): the variable still says the wanted one.
         duplicate = bool(wanted) and wanted in self.calls
         uuid = new_uuid() if duplicate or not wanted else wanted
+        if duplicate:  # what `log err` showed in 16
+            where = "switch_core_session.c"
+            self.log(CRIT, (where, "switch_core_session_set_uuid", 2033), uuid, "Duplicate UUID!")
+            failed = f"{request.dial.channel_name} set UUID={wanted} FAILED"
+            self.log(CRIT, (where, "switch_core_session_outgoing_channel", 644), uuid, failed)
         dial = request.dial
         ch = Channel(
             uuid=uuid,

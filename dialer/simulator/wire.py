@@ -65,6 +65,24 @@ def disconnect_notice(extra: Headers = (), body: bytes = GOODBYE) -> bytes:
     return _frame([*headers, ("Content-Length", str(len(body)))], body)
 
 
+def log_data(level: int, where: tuple[str, str, int], user_data: str, line: str) -> bytes:
+    """A ``log/data`` frame as a listener with ``log <level>`` receives it (capture 16)."""
+    data = line.encode("utf-8")
+    return _frame(
+        [
+            ("Content-Type", "log/data"),
+            ("Content-Length", str(len(data))),
+            ("Log-Level", str(level)),
+            ("Text-Channel", "3"),
+            ("Log-File", where[0]),
+            ("Log-Func", where[1]),
+            ("Log-Line", str(where[2])),
+            ("User-Data", user_data),
+        ],
+        data,
+    )
+
+
 def rude_rejection() -> bytes:
     body = b"Access Denied, go away.\n"
     return _frame(

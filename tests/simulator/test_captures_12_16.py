@@ -286,12 +286,17 @@ def test_duplicate_live_origination_uuid_like_16() -> None:
     wanted = re.search(rb"origination_uuid=([^,]+)", first).group(1).decode()  # type: ignore[union-attr]
     cap_jobs = [_body(g) for g in got if event_name(g) == "BACKGROUND_JOB"]
     cap_show = [g for g in got if b"uuid,direction,created" in g]
+    log_cmd = _sent(name, 2)[1]
+    cap_logs = [g for g in _got(name, 2) if g.startswith(b"Content-Type: log/data")]
     with running(scenario="realistic", time_scale=0.01) as sim:
         c = login(sim.address, sent[1].rstrip(b"\n"))
+        logs = login(sim.address, None)
+        assert logs.command(log_cmd) == _got(name, 2)[2]  # +OK log level err [3]
         c.command(first)
         job1 = c.until(lambda f: event_name(f) == "BACKGROUND_JOB", timeout=5)[-1]
         c.command(second)
         frames = c.until(lambda f: event_name(f) == "BACKGROUND_JOB", timeout=5)
+        my_logs = [logs.frame(timeout=5) for _ in cap_logs]
         create = next(f for f in frames if event_name(f) == "CHANNEL_CREATE")
         show = c.command(b"api show channels\n\n")
         alive = c.command(f"api uuid_exists {wanted}\n\n".encode())
@@ -305,6 +310,11 @@ def test_duplicate_live_origination_uuid_like_16() -> None:
         c.command(first)  # the uuid is free again once its call is gone
         job3 = c.until(lambda f: event_name(f) == "BACKGROUND_JOB", timeout=5)[-1]
     other = headers(create)["Unique-ID"]
+    cap_other = cap_jobs[1].split()[1].decode()
+    for mine, cap in zip(my_logs, cap_logs, strict=True):  # [CRIT] Duplicate UUID! ...
+        cap = cap.replace(cap_other.encode(), other.encode())
+        assert mine.split(b"\n\n")[0] == cap.split(b"\n\n")[0]
+        assert mine.split(b"% ", 1)[1] == cap.split(b"% ", 1)[1]
     assert _body(job1) == cap_jobs[0] == f"+OK {wanted}\n".encode()
     assert other != wanted
     assert headers(create)["variable_origination_uuid"] == wanted
