@@ -2,8 +2,9 @@
 
 It raises its lifecycle events with its own headers (``Call-Direction: inbound``, the
 caller's ids unflipped, ``variable_loopback_leg: B``, the originate's variables — captures
-12, 15, 16): CHANNEL_CREATE after the A leg's, CHANNEL_ANSWER after the A leg's, and at the
-end CHANNEL_HANGUP, CHANNEL_HANGUP_COMPLETE and CHANNEL_DESTROY. Whoever hangs up goes
+12, 15, 16, 02x): CHANNEL_CREATE, CHANNEL_PROGRESS (its ring_ready) and CHANNEL_ANSWER each
+after the A leg's, and at the end CHANNEL_HANGUP, CHANNEL_HANGUP_COMPLETE and
+CHANNEL_DESTROY. Whoever hangs up goes
 first: when the called party hangs up (busy, reject, its own hangup) the B leg completes
 before the A leg (12); when the A leg is hung up (uuid_kill, hupall, originate timeout) the B
 leg follows it (15, 16). The extension's own applications (ring_ready, sleep, park, …) are
@@ -61,8 +62,14 @@ class BLeg:
         self.ch.state = "CS_INIT"
         self.emit("CHANNEL_CREATE", state_number=2)  # as captured: the running state's number
 
-    def ringing(self) -> None:
-        self.ch.progress_us = self.ch.created_us  # its ring_ready, as captured
+    def ringing(self, progress_us: int) -> None:
+        """Its ``ring_ready``: CHANNEL_PROGRESS right after the A leg's (02x)."""
+        ch = self.ch
+        ch.state, ch.call_state = "CS_EXECUTE", "RINGING"
+        ch.progress_us = progress_us
+        ch.set_var("call_uuid", ch.uuid, move_to_end=True)
+        ch.set_var("current_application", "ring_ready", move_to_end=True)
+        self.emit("CHANNEL_PROGRESS")
 
     def answer(self, answered_us: int) -> None:
         ch = self.ch

@@ -241,7 +241,7 @@ class Call:
             self.emit("CHANNEL_PROGRESS")
             self.callstate("RINGING")
             if self.bleg is not None:
-                self.bleg.ringing()
+                self.bleg.ringing(ch.progress_us)
         else:
             ring = timeout  # the loopback B leg was throttled: nobody will ever answer
         self.wait(ring)

@@ -424,3 +424,26 @@ def test_b_leg_events_have_the_captured_shape_like_16() -> None:
     assert create["variable_origination_uuid"] == wanted
     done = headers(mine_b["CHANNEL_HANGUP_COMPLETE"])
     assert (done["Hangup-Cause"], done["variable_last_app"]) == ("NORMAL_CLEARING", "park")
+
+
+def test_b_leg_rings_after_the_a_leg_like_02x() -> None:
+    name = "02x_race_sendmsg_on_answer_before_park.txt"
+    originate = next(x for x in _sent(name, 1) if x.startswith(b"bgapi originate"))
+    cap = [g for g in _got(name, 1) if event_name(g) == "CHANNEL_PROGRESS"]
+    with running(scenario="realistic", time_scale=0.01) as sim:
+        c = login(sim.address, b"event plain CHANNEL_PROGRESS")
+        c.command(originate)
+        mine = [c.frame(timeout=5), c.frame(timeout=5)]
+    assert (
+        [headers(f)["Channel-Name"] for f in mine]
+        == [headers(g)["Channel-Name"] for g in cap]
+        == ["loopback/press1_human-a", "loopback/press1_human-b"]
+    )
+    for f, g in zip(mine, cap, strict=True):
+        assert [n for n, _ in inner(f)[0] if not n.startswith("variable_")] == [
+            n for n, _ in inner(g)[0] if not n.startswith("variable_")
+        ]
+    b_vars = [n for n, _ in inner(mine[1])[0] if n.startswith("variable_")]
+    assert b_vars == [n for n, _ in inner(cap[1])[0] if n.startswith("variable_")]
+    for key in ("Channel-State", "Channel-Call-State", "Answer-State", "Call-Direction"):
+        assert headers(mine[1])[key] == headers(cap[1])[key]
