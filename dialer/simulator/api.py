@@ -76,32 +76,49 @@ def _status(switch: Switch, args: str) -> str:
     )
 
 
+def _variables(switch: Switch, uuid: str) -> dict[str, str] | None:
+    """The live channel's variables: an A leg, a loopback B leg, or a leg a bridge reached."""
+    call = switch.calls.get(uuid)
+    if call is not None:
+        return None if call.ch.hungup else call.ch.variables
+    bleg = switch.b_legs.get(uuid)
+    if bleg is not None:
+        return bleg.ch.variables
+    far = switch.far_legs.get(uuid)
+    return far.variables if far is not None else None
+
+
 def _uuid_exists(switch: Switch, args: str) -> str:
     uuid = args.split()[0] if args else ""
-    call = switch.calls.get(uuid)
-    live = (call is not None and not call.ch.hungup) or uuid in switch.far_legs
-    return "true" if live else "false"
+    return "false" if _variables(switch, uuid) is None else "true"
 
 
 def _uuid_getvar(switch: Switch, args: str) -> str:
     words = args.split()
-    call = switch.calls.get(words[0]) if words else None
-    far = switch.far_legs.get(words[0]) if words else None
-    if call is None and far is None:
-        return NO_SUCH_CHANNEL
+    variables = _variables(switch, words[0]) if words else None
+    if variables is None:
+        call = switch.calls.get(words[0]) if words else None
+        if call is None:
+            return NO_SUCH_CHANNEL
+        variables = call.ch.variables  # hanging up: still there until destroyed
     if len(words) < 2:
         return "-USAGE: <uuid> <var>\n"
-    variables = call.ch.variables if call is not None else far.variables if far else {}
     return variables.get(words[1], "_undef_")
 
 
 def _uuid_kill(switch: Switch, args: str) -> str:
     words = args.split()
-    call = switch.calls.get(words[0]) if words else None
-    if call is None or call.ch.hungup:
-        return NO_SUCH_CHANNEL
-    call.kill(words[1] if len(words) > 1 else "NORMAL_CLEARING")
-    return "+OK\n"
+    uuid = words[0] if words else ""
+    cause = words[1] if len(words) > 1 else "NORMAL_CLEARING"
+    call = switch.calls.get(uuid)
+    if call is not None and not call.ch.hungup:
+        call.kill(cause)
+        return "+OK\n"
+    bleg = switch.b_legs.get(uuid)
+    if bleg is not None:
+        bleg.call.kill(cause, b_leg=True)  # as if the called party hung up
+        return "+OK\n"
+    return NO_SUCH_CHANNEL
 
 
 def _uuid_transfer(switch: Switch, args: str) -> str:

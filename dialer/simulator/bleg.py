@@ -59,6 +59,7 @@ class BLeg:
         call.switch.publish(call.events.build(self.ch, name, state_number=state_number))
 
     def create(self) -> None:
+        self.call.switch.b_legs[self.ch.uuid] = self  # uuid_kill / uuid_getvar find it
         self.ch.state = "CS_INIT"
         self.emit("CHANNEL_CREATE", state_number=2)  # as captured: the running state's number
 
@@ -100,6 +101,7 @@ class BLeg:
             return
         self.hangup(cause)
         self.finished = True
+        self.call.switch.b_legs.pop(self.ch.uuid, None)
         ch = self.ch
         ch.state, ch.call_state = "CS_REPORTING", "HANGUP"
         ch.cdr_variables()

@@ -100,8 +100,11 @@ class Call:
         if self.on_result is not None:
             self.on_result(result)
 
-    def kill(self, cause: str) -> None:
-        self.commands.put(Command("kill", cause=cause))
+    def kill(self, cause: str, *, b_leg: bool = False) -> None:
+        self.commands.put(Command("kill", cause=cause, app="-b" if b_leg else ""))
+
+    def _killed(self, cmd: Command) -> Hangup:
+        return self.callee_hangs_up(cmd.cause) if cmd.app == "-b" else Hangup(cmd.cause)
 
     def emit(self, name: str, **kw: object) -> None:
         self.switch.publish(self.events.build(self.ch, name, **kw))  # type: ignore[arg-type]
@@ -194,7 +197,7 @@ class Call:
             except Empty:
                 continue
             if cmd.kind == "kill" and not self.defer_kill:
-                raise Hangup(cmd.cause)
+                raise self._killed(cmd)
             if handle is not None and cmd.kind != "kill":
                 if handle(cmd):
                     return  # the caller wants to act on it now
@@ -484,7 +487,7 @@ class Call:
                     self.idle = False
                 cmd = self.pending.pop(0)
                 if cmd.kind == "kill":
-                    raise Hangup(cmd.cause)
+                    raise self._killed(cmd)
                 if cmd.kind == "execute":
                     self.callee_deadline = (
                         None if self.plan.hangup_after is None else (self.callee_deadline)

@@ -18,6 +18,7 @@ import gevent
 
 from dialer.simulator import originate as originate_mod
 from dialer.simulator import wire
+from dialer.simulator.bleg import BLeg
 from dialer.simulator.bridge import FarLeg
 from dialer.simulator.call import Call
 from dialer.simulator.channel import Channel, new_uuid
@@ -68,6 +69,7 @@ class Switch:
         self.connections: set[Connection] = set()
         self.calls: dict[str, Call] = {}
         self.far_legs: dict[str, FarLeg] = {}  # legs a bridge reached (bridge.py)
+        self.b_legs: dict[str, BLeg] = {}  # loopback -b legs by uuid (bleg.py)
         self.faults = Faults(lambda: list(self.connections), self.publish, self.request_restart)
         self.acl = [ipaddress.ip_network(n, strict=False) for n in acl]
         self.event_queue_len = event_queue_len
@@ -96,6 +98,7 @@ class Switch:
                 call.result.set(f"-ERR {SHUTDOWN_CAUSE}\n")  # a blocking api originate returns
         self.calls.clear()
         self.far_legs.clear()
+        self.b_legs.clear()
         lim = self.limits
         self.limits = SessionLimits(lim.max_sessions, lim.sps)
         self.factory = EventFactory(self.clock)

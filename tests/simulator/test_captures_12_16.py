@@ -447,3 +447,27 @@ def test_b_leg_rings_after_the_a_leg_like_02x() -> None:
     assert b_vars == [n for n, _ in inner(cap[1])[0] if n.startswith("variable_")]
     for key in ("Channel-State", "Channel-Call-State", "Answer-State", "Call-Direction"):
         assert headers(mine[1])[key] == headers(cap[1])[key]
+
+
+def test_the_b_leg_is_a_channel_of_its_own() -> None:
+    with running(scenario="realistic", time_scale=0.01) as sim:
+        c = login(sim.address, b"event plain CHANNEL_CREATE CHANNEL_PARK CHANNEL_HANGUP_COMPLETE")
+        c.command(b"bgapi originate {origination_uuid=k1}loopback/silent_human/default &park\n\n")
+        frames = c.until(lambda f: event_name(f) == "CHANNEL_PARK", timeout=5)
+        b = next(headers(f)["Unique-ID"] for f in frames if headers(f)["Channel-Name"][-2:] == "-b")
+        assert c.command(f"api uuid_exists {b}\n\n".encode()).endswith(b"\n\ntrue")
+        assert c.command(f"api uuid_getvar {b} loopback_leg\n\n".encode()).endswith(b"\n\nB")
+        assert c.command(f"api uuid_kill {b}\n\n".encode()).endswith(b"\n\n+OK\n")
+        done = c.until(
+            lambda f: (
+                event_name(f) == "CHANNEL_HANGUP_COMPLETE" and headers(f)["Unique-ID"] == "k1"
+            ),
+            timeout=5,
+        )
+        gone = c.command(f"api uuid_exists {b}\n\n".encode())
+    # killing the B leg is the called party hanging up: it completes first
+    assert [(headers(f)["Channel-Name"], headers(f)["Hangup-Cause"]) for f in done] == [
+        ("loopback/silent_human-b", "NORMAL_CLEARING"),
+        ("loopback/silent_human-a", "NORMAL_CLEARING"),
+    ]
+    assert gone.endswith(b"\n\nfalse")
