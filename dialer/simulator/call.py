@@ -171,8 +171,10 @@ class Call:
     def wait(self, seconds: float, *, handle: Callable[[Command], bool] | None = None) -> None:
         """Sleep ``seconds`` of simulated time; commands arriving meanwhile are handled.
 
-        ``kill`` always raises ``Hangup``; the callee's own hangup deadline raises too.
-        ``handle`` may take other commands; returning True ends the wait early.
+        ``kill`` raises ``Hangup`` (except while the originate completes: then it waits in
+        ``pending`` for the park, capture 13); the callee's own hangup deadline raises too;
+        the planned beep is reported on time. ``handle`` may take other commands (True ends
+        the wait early); without it they join ``pending`` and run after the current app.
         """
         clock = self.switch.clock
         end = clock.now() + max(0.0, seconds)
