@@ -144,8 +144,14 @@ class Call:
             self.bleg.complete(cause)
         return Hangup(cause)
 
-    def _emit_hangup(self) -> None:
+    def _give_up(self) -> None:
+        if self.ch.hangup_cause == "NO_ANSWER" and not self.result.ready():
+            self.finish("-ERR NO_ANSWER\n")
+
+    def _emit_hangup(self, before_b: Callable[[], None] | None = None) -> None:
         self.emit("CHANNEL_HANGUP")
+        if before_b is not None:
+            before_b()
         if self.bleg is not None:
             self.bleg.hangup(self.ch.hangup_cause or "NORMAL_CLEARING")
         # whoever hangs up raises CHANNEL_HANGUP; the session's own thread finishes the
@@ -533,9 +539,10 @@ class Call:
             ch.hangup_cause = ch.hangup_cause or cause
             ch.answer_state = "hangup"
             ch.hangup_us = clock.now_us()
-            self._emit_hangup()
-        if ch.hangup_cause == "NO_ANSWER" and not self.result.ready():
-            self.finish("-ERR NO_ANSWER\n")  # originate gives up before the hangup completes
+            # the originate gives up as the A leg hangs up: its job before the B leg's
+            # hangup (03)
+            self._emit_hangup(before_b=self._give_up)
+        self._give_up()
         if not ch.hangup_us:
             ch.hangup_us = clock.now_us()
         running = ch.state

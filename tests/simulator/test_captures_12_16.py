@@ -471,3 +471,21 @@ def test_the_b_leg_is_a_channel_of_its_own() -> None:
         ("loopback/silent_human-a", "NORMAL_CLEARING"),
     ]
     assert gone.endswith(b"\n\nfalse")
+
+
+def test_no_answer_job_and_both_legs_like_03() -> None:
+    name = "03_no_answer.txt"
+    originate = next(x for x in _sent(name, 1) if x.startswith(b"bgapi originate"))
+    wanted = ("CHANNEL_HANGUP", "BACKGROUND_JOB", "CHANNEL_HANGUP_COMPLETE", "CHANNEL_DESTROY")
+
+    def shape(f: bytes) -> tuple[str | None, str, bytes]:
+        return event_name(f), headers(f).get("Channel-Name", "")[-2:], _body(f)
+
+    got = [g for g in _got(name, 1) if event_name(g) in wanted]
+    a_destroy = next(i for i, g in enumerate(got) if shape(g)[:2] == ("CHANNEL_DESTROY", "-a"))
+    with running(scenario="realistic", time_scale=0.01) as sim:
+        c = login(sim.address, b"event plain " + " ".join(wanted).encode())
+        c.command(originate)
+        frames = c.until(lambda f: shape(f)[:2] == ("CHANNEL_DESTROY", "-a"), timeout=5)
+    assert [shape(f) for f in frames] == [shape(g) for g in got[: a_destroy + 1]]
+    assert shape(frames[1]) == ("BACKGROUND_JOB", "", b"-ERR NO_ANSWER\n")
