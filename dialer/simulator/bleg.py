@@ -96,7 +96,7 @@ class BLeg:
         self.emit("CHANNEL_HANGUP")
 
     def complete(self, cause: str) -> None:
-        """HANGUP (if not yet), HANGUP_COMPLETE, DESTROY."""
+        """HANGUP (if not yet), then HANGUP_COMPLETE."""
         if self.finished:
             return
         self.hangup(cause)
@@ -106,8 +106,11 @@ class BLeg:
         ch.state, ch.call_state = "CS_REPORTING", "HANGUP"
         ch.cdr_variables()
         self.emit("CHANNEL_HANGUP_COMPLETE")
-        self.emit("CHANNEL_DESTROY", state_number=12)
-        ch.state = "CS_DESTROY"
+
+    def destroy(self) -> None:
+        if self.ch.state != "CS_DESTROY":
+            self.emit("CHANNEL_DESTROY", state_number=12)
+            self.ch.state = "CS_DESTROY"
 
 
 def _b_name(a_name: str) -> str:

@@ -139,8 +139,11 @@ class Call:
             self.pending.append(cmd)
 
     def callee_hangs_up(self, cause: str) -> Hangup:
-        """The called party ends the call: its B leg completes before the A leg (12)."""
+        """The called party ends the call: loopback hangs the A leg up at once, and the B
+        leg completes before the A leg has unwound (04a, 05b, 12)."""
         if self.bleg is not None:
+            self.bleg.hangup(cause)
+            self.hang_up_now(cause)
             self.bleg.complete(cause)
         return Hangup(cause)
 
@@ -560,6 +563,8 @@ class Call:
             self.publish(event)
         for callback in self._after_callbacks:
             callback()
+        if self.bleg is not None:
+            self.bleg.destroy()
         if not self.result.ready():
             self.finish(f"-ERR {ch.hangup_cause}\n")
         self.switch.record("hangup", self)

@@ -473,8 +473,16 @@ def test_the_b_leg_is_a_channel_of_its_own() -> None:
     assert gone.endswith(b"\n\nfalse")
 
 
-def test_no_answer_job_and_both_legs_like_03() -> None:
-    name = "03_no_answer.txt"
+@pytest.mark.parametrize(
+    "name",
+    [
+        "03_no_answer.txt",
+        "04a_busy_loopback_user_busy.txt",
+        "04b_busy_loopback_respond486.txt",
+        "04d_no_route_loopback.txt",
+    ],
+)
+def test_failed_originate_job_and_both_legs(name: str) -> None:
     originate = next(x for x in _sent(name, 1) if x.startswith(b"bgapi originate"))
     wanted = ("CHANNEL_HANGUP", "BACKGROUND_JOB", "CHANNEL_HANGUP_COMPLETE", "CHANNEL_DESTROY")
 
@@ -488,4 +496,48 @@ def test_no_answer_job_and_both_legs_like_03() -> None:
         c.command(originate)
         frames = c.until(lambda f: shape(f)[:2] == ("CHANNEL_DESTROY", "-a"), timeout=5)
     assert [shape(f) for f in frames] == [shape(g) for g in got[: a_destroy + 1]]
-    assert shape(frames[1]) == ("BACKGROUND_JOB", "", b"-ERR NO_ANSWER\n")
+
+
+def test_callee_hangs_up_during_the_prompt_like_05b() -> None:
+    name = "05b_ivr_callee_hangup.txt"
+    sent = _sent(name, 1)
+    originate = next(x for x in sent if x.startswith(b"bgapi originate"))
+    ivr = next(x for x in sent if x.startswith(b"sendmsg"))
+    wanted = (
+        "CHANNEL_HANGUP",
+        "CHANNEL_HANGUP_COMPLETE",
+        "PLAYBACK_STOP",
+        "CHANNEL_EXECUTE_COMPLETE",
+        "CHANNEL_UNPARK",
+    )
+
+    def shape(f: bytes) -> tuple[str | None, str]:
+        return event_name(f), headers(f).get("Channel-Name", "")[-2:]
+
+    # the B leg's own applications are not simulated: leave its EXECUTE_COMPLETEs out
+    got = [
+        shape(g)
+        for g in _got(name, 1)
+        if event_name(g) in wanted and shape(g) != ("CHANNEL_EXECUTE_COMPLETE", "-b")
+    ]
+    with running(scenario="realistic", time_scale=0.01) as sim:
+        c = login(sim.address, b"event plain CHANNEL_PARK " + " ".join(wanted).encode())
+        c.command(originate)
+        c.until(lambda f: shape(f) == ("CHANNEL_PARK", "-a"), timeout=5)
+        c.send(ivr)
+        frames = c.until(lambda f: shape(f) == ("CHANNEL_HANGUP_COMPLETE", "-a"), timeout=5)
+    mine = [shape(f) for f in frames if event_name(f) in wanted]
+    assert (
+        mine
+        == got[: got.index(("CHANNEL_HANGUP_COMPLETE", "-a")) + 1]
+        == [
+            ("CHANNEL_HANGUP", "-b"),
+            ("CHANNEL_HANGUP", "-a"),
+            ("CHANNEL_HANGUP_COMPLETE", "-b"),
+            ("PLAYBACK_STOP", "-a"),
+            ("CHANNEL_EXECUTE_COMPLETE", "-a"),
+            ("CHANNEL_UNPARK", "-a"),
+            ("CHANNEL_EXECUTE_COMPLETE", "-a"),
+            ("CHANNEL_HANGUP_COMPLETE", "-a"),
+        ]
+    )
