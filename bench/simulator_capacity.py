@@ -134,7 +134,8 @@ def listener(port: int, events: str, t0: float, t1: float, ready: MpEvent, out: 
             counts["bytes"] += reader.received - before
             counts["events"] += 1
             if body.startswith(b"Event-Name: CHANNEL_HANGUP_COMPLETE\n"):
-                counts["hangups"] += 1
+                # one call = one A leg (ours, outbound); its loopback B leg hangs up too
+                counts["hangups"] += b"\nCall-Direction: outbound\n" in body
             elif body.startswith(b"Event-Name: BACKGROUND_JOB\n"):
                 ok = body.rfind(b"\n\n+OK ") >= 0
                 counts["jobs_ok" if ok else "jobs_err"] += 1
@@ -239,7 +240,9 @@ def main() -> None:
     print(f"originates refused    : {total['refused'] / s:9.1f} /s")
     print(f"originate jobs +OK    : {total['jobs_ok'] / s:9.1f} /s  (BACKGROUND_JOB)")
     print(f"originate jobs -ERR   : {total['jobs_err'] / s:9.1f} /s")
-    print(f"calls completed       : {total['hangups'] / s:9.1f} /s  (CHANNEL_HANGUP_COMPLETE)")
+    print(
+        f"calls completed       : {total['hangups'] / s:9.1f} /s  (A-leg CHANNEL_HANGUP_COMPLETE)"
+    )
     print(f"events delivered      : {total['events'] / s:9.1f} /s  (to the one subscriber)")
     print(f"bytes delivered       : {total['bytes'] / s / 1e6:9.2f} MB/s")
     print(f"simulator CPU         : {100 * (cpu1 - cpu0) / s:9.1f} % of one core")

@@ -39,7 +39,9 @@ _SAFE_ASCII = frozenset(string.ascii_letters + string.digits + "-_./()+&=?#:;@<>
 _ENTERPRISE_SEPARATOR = ":_:"  # would turn the dial string into an enterprise originate
 # Dial-string parts substituted into a template (numbers, gateway names, hosts).
 _DIAL_PART = re.compile(r"[A-Za-z0-9_.+*#@:-]+")
-_APP = re.compile(r"&[A-Za-z0-9_]+(\([^\s'\"{}\\]*\))?")
+# FreeSWITCH ends an ``&app(arg)`` argument at its first ``)`` (originate_function), so an
+# argument holding a parenthesis would be cut short: refused.
+_APP = re.compile(r"&[A-Za-z0-9_]+(\([^\s'\"{}\\()]*\))?")
 _WORD = re.compile(r"[A-Za-z0-9_.+*#@:-]+")
 _NOT_IN_DIAL = frozenset(" \t\r\n{},'\"\\$")
 

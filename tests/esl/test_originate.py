@@ -211,7 +211,17 @@ def test_applications_accepted(app: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "app", ["", "&park x", "&play back", "a b c d", "&x('y')", "ext XML de,fault"]
+    "app",
+    [
+        "",
+        "&park x",
+        "&play back",
+        "a b c d",
+        "&x('y')",
+        "ext XML de,fault",
+        "&playback(tone_stream://%(2000,0,440))",  # FreeSWITCH would cut it at the first ")"
+        "&playback(a(b)",
+    ],
 )
 def test_applications_refused(app: str) -> None:
     with pytest.raises(ValueError, match="application"):
