@@ -6,7 +6,6 @@ Rows with the wrong number of fields come out separately, in record order, as ma
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +17,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from dialer.lists.errors import ListImportError
+from dialer.lists.paced_file import PacedFile
 from dialer.lists.source import Source, record_start_lines
 
 BLOCK_SIZE = 16 << 20
@@ -44,29 +44,6 @@ class Chunk:
     @property
     def num_rows(self) -> int:
         return len(self.lines)
-
-
-class _CountingReader(io.RawIOBase):
-    """A file wrapper that reports how many bytes pyarrow has consumed, for progress bars."""
-
-    def __init__(self, raw: io.BufferedReader, progress: ProgressCallback | None) -> None:
-        self._raw = raw
-        self._progress = progress
-        self._done = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        count = self._raw.readinto(buffer)
-        self._done += count
-        if self._progress is not None:
-            self._progress(self._done)
-        return count
-
-    def close(self) -> None:
-        self._raw.close()
-        super().close()
 
 
 class _Numbering:
@@ -155,43 +132,59 @@ def read_chunks(
         # The probe above already reported the first block's bad rows; forget them.
         numbering.pending.clear()
         numbering.unnumbered.clear()
-        raw = _CountingReader(source.path.open("rb"), progress)
-        with pacsv.open_csv(
-            raw,
-            read_options=read_options,
-            parse_options=parse_options,
-            convert_options=_string_options(names),
-        ) as reader:
-            batch = _next_batch(reader)
-            while batch is not None:
-                following = _next_batch(reader)
-                columns = list(batch.columns)
-                spans = _record_spans(columns, batch.num_rows)
-                lines, malformed = numbering.number(spans, final=following is None)
-                yield Chunk(columns, lines, malformed)
-                batch = following
-            if numbering.pending or numbering.unnumbered:
-                _, malformed = numbering.number(np.zeros(0, dtype=np.int64), final=True)
-                yield Chunk(
-                    [pa.array([], pa.string()) for _ in names], np.zeros(0, np.int64), malformed
-                )
+        with (
+            PacedFile(source.path, block_size) as raw,
+            raw.open_csv(
+                read_options=read_options,
+                parse_options=parse_options,
+                convert_options=_string_options(names),
+            ) as reader,
+        ):
+            try:
+                yield from _numbered_chunks(raw, reader, numbering, names, progress)
+            finally:
+                raw.release()  # an I/O thread waiting to read must see the end, not hang
     except pa.ArrowInvalid as exc:
         message = _arrow_message(exc, block_size)
         raise ListImportError(f"{source.path}: cannot parse the CSV: {message}") from None
 
 
+def _numbered_chunks(
+    raw: PacedFile,
+    reader: pacsv.CSVStreamingReader,
+    numbering: _Numbering,
+    names: list[str],
+    progress: ProgressCallback | None,
+) -> Iterator[Chunk]:
+    batch = _next_batch(raw, reader)
+    while batch is not None:
+        if progress is not None:
+            progress(raw.bytes_read)
+        following = _next_batch(raw, reader)
+        columns = list(batch.columns)
+        spans = _record_spans(columns, batch.num_rows)
+        lines, malformed = numbering.number(spans, final=following is None)
+        yield Chunk(columns, lines, malformed)
+        batch = following
+    if numbering.pending or numbering.unnumbered:
+        _, malformed = numbering.number(np.zeros(0, dtype=np.int64), final=True)
+        yield Chunk([pa.array([], pa.string()) for _ in names], np.zeros(0, np.int64), malformed)
+
+
 def _arrow_header(
     source: Source, read_options: pacsv.ReadOptions, parse_options: pacsv.ParseOptions
 ) -> list[str]:
-    with pacsv.open_csv(
-        source.path, read_options=read_options, parse_options=parse_options
-    ) as probe:
-        return list(probe.schema.names)
+    with PacedFile(source.path, read_options.block_size) as raw:
+        try:
+            with raw.open_csv(read_options=read_options, parse_options=parse_options) as probe:
+                return list(probe.schema.names)
+        finally:
+            raw.release()
 
 
-def _next_batch(reader: pacsv.CSVStreamingReader) -> pa.RecordBatch | None:
+def _next_batch(raw: PacedFile, reader: pacsv.CSVStreamingReader) -> pa.RecordBatch | None:
     try:
-        return reader.read_next_batch()
+        return raw.next_batch(reader)
     except StopIteration:
         return None
 
