@@ -15,10 +15,14 @@ import pyarrow.compute as pc
 # Control characters JSON must escape; \n, \r and \t are handled column-wise below, the rest
 # (rare) value by value.
 _RARE_CONTROLS = r"[\x00-\x08\x0b\x0c\x0e-\x1f]"
+_NEEDS_ESCAPE = r'[\x00-\x1f"\\]'
 
 
 def _json_string_body(column: pa.Array) -> pa.Array:
     """The JSON string literal of each value, without the surrounding quotes."""
+    # Most columns (names, e-mails, dates, ids) hold nothing JSON escapes: one scan, no copies.
+    if not pc.any(pc.match_substring_regex(column, _NEEDS_ESCAPE)).as_py():
+        return column
     escaped = pc.replace_substring(column, "\\", "\\\\")
     escaped = pc.replace_substring(escaped, '"', '\\"')
     escaped = pc.replace_substring(escaped, "\n", "\\n")

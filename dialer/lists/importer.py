@@ -116,6 +116,7 @@ class _Importer:
         tz_index: int | None,
         options: ImportOptions,
         rejects: RejectsFile | None,
+        new_list: bool = False,
     ) -> None:
         self.conn = conn
         self.lookup = lookup
@@ -124,6 +125,9 @@ class _Importer:
         self.tz_index = tz_index
         self.options = options
         self.rejects = rejects
+        # A list created by this transaction holds nothing but what we write, and that is
+        # already de-duplicated in the file: no need to ask the database.
+        self.new_list = new_list
         self.field_indexes = [i for i in range(len(names)) if i != phone_index]
         self.field_names = [names[i] for i in self.field_indexes]
         self.writer = store.RecipientWriter(conn, list_id)
@@ -149,7 +153,9 @@ class _Importer:
         open_rows = np.flatnonzero(reasons == None)  # noqa: E711 - element-wise
         candidates = [numbers[i] for i in open_rows]
         found: list[str] = [n for n in candidates if n is not None]
-        in_list = store.numbers_in_list(self.lookup, self.list_id, found)
+        in_list: set[str] = (
+            set() if self.new_list else store.numbers_in_list(self.lookup, self.list_id, found)
+        )
         on_dnc = store.numbers_on_dnc(self.lookup, found)
         for i in open_rows.tolist():
             if numbers[i] in in_list:
@@ -258,6 +264,7 @@ def import_list(
                 tz_index,
                 options,
                 rejects,
+                new_list=created,
             )
             on_bytes = (lambda done: progress(done, source.size)) if progress else None
             with importer.writer:
