@@ -3,17 +3,15 @@ counts and stored rows match the independent oracle (tests/support/expected_impo
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from sqlalchemy import Engine
 
 from bench.crm_csv import generate_crm
 from dialer.lists import ImportOptions, import_list
 from tests.support.expected_import import Expected, expected_import
+from tests.support.stored import stored_recipients
 
 ROWS = 20_000
 
@@ -23,19 +21,6 @@ def crm_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Expected]:
     path = tmp_path_factory.mktemp("crm") / "export.csv"
     generate_crm(path, ROWS, seed=20261201)
     return path, expected_import(path)
-
-
-def _stored(engine: Engine) -> dict[int, tuple[str, list[str], dict[str, Any]]]:
-    with engine.connect() as conn:
-        rows = conn.execute(
-            sa.text("SELECT row_no, phone_e164, timezones, fields FROM recipients")
-        ).all()
-    result = {}
-    for row_no, phone, zones, fields in rows:
-        zones = json.loads(zones) if isinstance(zones, str) else zones
-        fields = json.loads(fields) if isinstance(fields, str) else fields
-        result[int(row_no)] = (phone, list(zones), fields)
-    return result
 
 
 @pytest.mark.slow
@@ -49,7 +34,7 @@ def test_crm_export_matches_independent_computation(
     assert result.accepted == len(expected.accepted)
     assert result.rejected == expected.counts
     assert set(expected.counts) >= {"empty", "unparseable", "invalid_number", "duplicate_in_file"}
-    stored = _stored(engine)
+    stored = stored_recipients(engine)
     assert len(stored) == len(expected.accepted)
     for row in expected.accepted:
         assert stored[row.line] == (row.phone_e164, row.timezones, row.fields), row.line

@@ -4,18 +4,16 @@ independent computation with the csv module and phonenumbers (tests/support/expe
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
-from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from sqlalchemy import Engine
 
 from dialer import dnc
 from dialer.lists import ImportOptions, import_list
 from tests.support.expected_import import Expected, expected_import
 from tests.support.messy_csv import GenerationInfo, generate
+from tests.support.stored import stored_recipients
 
 ROWS = 50_000
 
@@ -26,19 +24,6 @@ def messy_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Generati
     info = generate(path, ROWS, seed=20261121, dnc_share=0.01)
     expected = expected_import(path, dnc=info.dnc)
     return path, info, expected
-
-
-def _stored(engine: Engine) -> dict[int, tuple[str, list[str], dict[str, Any]]]:
-    with engine.connect() as conn:
-        rows = conn.execute(
-            sa.text("SELECT row_no, phone_e164, timezones, fields FROM recipients")
-        ).all()
-    result = {}
-    for row_no, phone, zones, fields in rows:
-        zones = json.loads(zones) if isinstance(zones, str) else zones
-        fields = json.loads(fields) if isinstance(fields, str) else fields
-        result[int(row_no)] = (phone, list(zones), fields)
-    return result
 
 
 @pytest.mark.slow
@@ -60,7 +45,7 @@ def test_import_matches_independent_computation(
         "empty", "unparseable", "invalid_number", "unsupported_type", "duplicate_in_file", "dnc",
     }  # fmt: skip
 
-    stored = _stored(engine)
+    stored = stored_recipients(engine)
     assert len(stored) == len(expected.accepted)
     for row in expected.accepted:
         assert stored[row.line] == (row.phone_e164, row.timezones, row.fields), row.line
