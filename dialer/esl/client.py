@@ -200,9 +200,6 @@ class ESLClient:
                 if self._stop.wait(timeout=self.backoff.delay(failures)):
                     break
         finally:
-            if self._connecting is not None:  # killed while connecting
-                self._connecting.stop(timeout=0.2)
-                self._connecting = None
             self._set_state(ConnectionState.CLOSED, None)
 
     def _open(self) -> Connection | None:
@@ -231,6 +228,9 @@ class ESLClient:
             log.warning("ESL %s: connect failed: %s", self.name, exc)
             self._set_state(ConnectionState.DISCONNECTED, exc)
             return None
+        except BaseException:  # the supervisor was killed mid-connect: leave nothing open
+            conn.stop(timeout=0.2)
+            raise
         finally:
             self._connecting = None
         if self._stop.is_set():  # close() came while we were connecting

@@ -47,10 +47,6 @@ def fs(client: ESLClient) -> ESLClient:
     return client
 
 
-def _client(sim: Simulator, **options: Any) -> ESLClient:
-    return make_client(sim, **options)
-
-
 def _request(number: str = "15551234567") -> Any:
     return build_originate(
         attempt_id=str(uuid.uuid4()), number=number, template=LOOPBACK, caller_id_number="1"
@@ -263,8 +259,8 @@ def _commands(sim: Simulator) -> list[str]:
 def test_background_job_reaches_other_listeners_when_the_sender_dies(sim: Simulator) -> None:
     """Capture 12: FreeSWITCH sends BACKGROUND_JOB to every listener subscribed to it. The
     sender's job fails ("may have run"); the consumer still learns the result."""
-    consumer = _client(sim)
-    sender = _client(sim, backoff=Backoff(base=5, cap=5))  # stays down once dropped
+    consumer = make_client(sim)
+    sender = make_client(sim, backoff=Backoff(base=5, cap=5))  # stays down once dropped
     consumer.connect(timeout=3)
     sender.connect(timeout=3)
     try:
@@ -332,7 +328,7 @@ def test_close_during_connect_leaves_no_socket_or_greenlet(sim: Simulator) -> No
         return made[-1]
 
     sim.faults.stall(5)  # the greeting does not come
-    client = _client(sim, connect_timeout=10, connection_factory=factory)
+    client = make_client(sim, connect_timeout=10, connection_factory=factory)
     client.start()
     assert wait_until(lambda: made and sim.live_connections == 1, 2)
     states = [client.state]
@@ -348,7 +344,7 @@ def test_close_during_connect_leaves_no_socket_or_greenlet(sim: Simulator) -> No
 
 
 def test_a_node_that_accepts_then_drops_is_not_hammered(sim: Simulator) -> None:
-    client = _client(
+    client = make_client(
         sim, backoff=Backoff(base=0.02, cap=0.64, rng=random.Random(1)), stable_after=1.0
     )
     dropping = True
@@ -382,7 +378,7 @@ def test_the_idle_watchdog_reconnects_a_silent_connection() -> None:
 
 
 def _watchdog_round(sim: Simulator) -> None:
-    client = _client(sim, idle_timeout=0.6)
+    client = make_client(sim, idle_timeout=0.6)
     client.connect(timeout=3)
     try:
         first = _live(client)
@@ -398,7 +394,7 @@ def _watchdog_round(sim: Simulator) -> None:
 
 def test_the_watchdog_waits_for_a_command_that_holds_the_line(sim: Simulator) -> None:
     """A blocking ``api`` holds the connection's events (capture 03): that is not silence."""
-    client = _client(sim, idle_timeout=0.3, command_timeout=3)
+    client = make_client(sim, idle_timeout=0.3, command_timeout=3)
     client.connect(timeout=3)
     try:
         first = _live(client)
@@ -406,3 +402,21 @@ def test_the_watchdog_waits_for_a_command_that_holds_the_line(sim: Simulator) ->
         assert client.connection is first
     finally:
         client.close()
+
+
+def test_a_supervisor_killed_while_replaying_leaves_no_socket(sim: Simulator) -> None:
+    """The subscription replay hangs (the switch never answers ``event``) and the supervisor
+    greenlet is killed there, as ``close()`` does when its join times out."""
+    sim.faults.silence("event")
+    client = make_client(sim, command_timeout=10)
+    client.start()
+    assert wait_until(
+        lambda: any(
+            c[-1:] and c[-1].startswith("event ") for c in sim.commands_received(live_only=True)
+        ),
+        2,
+    )
+    assert client._supervisor is not None
+    client._supervisor.kill(block=True, timeout=1)
+    assert wait_until(lambda: sim.live_connections == 0, 2)
+    client.close()

@@ -48,17 +48,24 @@ def _park(c: RawClient, number: str, uuid: str) -> bytes:
     )[-1]
 
 
+def _avmd_round(c: RawClient, number: str, uuid: str, started: str) -> tuple[bytes, list[bytes]]:
+    """Park a call, ``avmd_start`` until ``started`` is seen, ``avmd_stop`` until its full
+    stop event: the answer frame and every frame from the start on."""
+    answer = _park(c, number, uuid)
+    c.until(lambda f: event_name(f) == "CHANNEL_PARK", timeout=5)
+    c.send(_execute(uuid, "avmd_start"))
+    frames = c.until(lambda f: label(f) == started, timeout=5)
+    c.send(_execute(uuid, "avmd_stop"))
+    frames += c.until(lambda f: label(f) == "avmd::stop+full", timeout=5)
+    return answer, frames
+
+
 def test_beep_detected_like_07() -> None:
     t = load("07_avmd_beep.txt")
     captured = _captured(t)
     with running(scenario="realistic", time_scale=0.05) as sim:
         c = login(sim.address)
-        answer = _park(c, "machine_beep", "m1")
-        c.until(lambda f: event_name(f) == "CHANNEL_PARK", timeout=5)
-        c.send(_execute("m1", "avmd_start"))
-        frames = c.until(lambda f: label(f) == "avmd::beep+full", timeout=5)
-        c.send(_execute("m1", "avmd_stop"))
-        frames += c.until(lambda f: label(f) == "avmd::stop+full", timeout=5)
+        answer, frames = _avmd_round(c, "machine_beep", "m1", "avmd::beep+full")
     mine = _avmd_part(frames)
     assert (
         [label(f) for f in mine]
@@ -109,12 +116,7 @@ def test_no_beep_like_07b() -> None:
         c.frame()
         c.command(b"auth ClueCon\n\n")
         assert c.command(subscribe) == reply
-        _park(c, "silent_human", "s1")
-        c.until(lambda f: event_name(f) == "CHANNEL_PARK", timeout=5)
-        c.send(_execute("s1", "avmd_start"))
-        frames = c.until(lambda f: label(f) == "avmd::start+full", timeout=5)
-        c.send(_execute("s1", "avmd_stop"))
-        frames += c.until(lambda f: label(f) == "avmd::stop+full", timeout=5)
+        _, frames = _avmd_round(c, "silent_human", "s1", "avmd::start+full")
     mine = _avmd_part(frames)
     assert (
         [label(f) for f in mine]
