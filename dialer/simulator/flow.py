@@ -140,8 +140,8 @@ def queue(call: Call, kind: str, target: str) -> None:
     wait = min(wait, max_wait)
     try:
         call.wait(wait)
-    except Hangup as hangup:
-        member_end(call, target, joined, member, "Cancel", "BREAK_OUT", hangup.cause)
+    except Hangup:
+        member_end(call, target, joined, member, "Cancel", "BREAK_OUT")
         raise
     if not agent or call.plan.queue_wait > max_wait:
         ch.set_var("cc_cause", "cancel")
@@ -215,9 +215,7 @@ def member_end(
     member: list[tuple[str, str]],
     cause: str,
     reason: str | None,
-    hangup_cause: str,
 ) -> None:
-    del hangup_cause
     # member-queue-end comes after the member's CHANNEL_HANGUP_COMPLETE (pitfall 4)
     call.after_hangup([], lambda: member_event(call, target, joined, member, cause, reason))
 
