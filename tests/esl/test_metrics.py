@@ -46,9 +46,16 @@ def test_connection_events_timeouts_and_jobs_are_counted(sim: Simulator) -> None
         assert _value("dialer_esl_command_timeouts_total", node=node) == 1
 
         assert _value("dialer_esl_reconnects_total", node=node) in (None, 0)
+        # The reconnect may come within milliseconds: read the gauge as each state is set.
+        gauge_by_state: list[tuple[str, float | None]] = []
+        client.add_state_callback(
+            lambda state, error: gauge_by_state.append(
+                (state.value, _value("dialer_esl_connected", node=node))
+            )
+        )
         sim.faults.drop_connections()
-        assert wait_until(lambda: _value("dialer_esl_connected", node=node) == 0, 2)
-        assert wait_until(lambda: client.connected, 3)
+        assert wait_until(lambda: client.connected and len(gauge_by_state) >= 3, 3)
+        assert gauge_by_state[:3] == [("disconnected", 0), ("connecting", 0), ("connected", 1)]
         assert _value("dialer_esl_connected", node=node) == 1
         assert _value("dialer_esl_reconnects_total", node=node) == 1
     finally:
