@@ -1,0 +1,386 @@
+"""The Redis lease backend: sorted sets of lease ids scored by expiry, changed by Lua scripts.
+
+Keys, all under ``prefix``:
+
+- ``{prefix}:epoch`` — present while the state is whole; written by ``restore``. A Redis that
+  lost its data has no marker, and ``acquire`` says ``lost_state`` until ``restore`` runs.
+- ``{prefix}:scope:{scope key}`` — sorted set, member lease id, score expiry.
+- ``{prefix}:expiry`` — sorted set of every lease id by expiry, to reap leases whose scopes
+  see no more acquires.
+- ``{prefix}:lease`` — hash, lease id -> JSON list of its scope keys, so ``release`` and
+  ``extend`` need only the id.
+- ``{prefix}:bucket:{bucket key}`` — hash of ``tokens`` and ``at``, expiring when idle.
+
+Times travel as the caller's float text and are stored as that text: Redis' Lua turns numbers
+into strings with 14 significant digits, which would round an epoch expiry to 0.1 ms and
+make Redis and the memory backend disagree about the same instant.
+
+Scripts touch the scope keys of *other* leases when reaping them, which Redis Cluster would
+refuse; the backend targets a single Redis (or a primary with replicas).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import redis
+
+from dialer.leases.backend import (
+    SLACK_SECONDS,
+    Bucket,
+    Granted,
+    Rejected,
+    Scope,
+    check_ttl,
+    refill,
+    scope_key,
+    unique,
+)
+
+# How many expired leases of any scope one acquire reaps besides those of its own scopes:
+# bounded, so a clock jump over a million leases cannot stall Redis in one script.
+SWEEP = 64
+
+# An idle bucket's state outlives the time it takes to refill several times over, and never
+# less than a minute of wall time: a frozen or slow test clock must not see a bucket refill
+# just because the wall moved on.
+_BUCKET_IDLE_REFILLS = 3
+_BUCKET_MIN_IDLE_MS = 60_000
+
+# Leases per restore script call; all calls run in one MULTI/EXEC.
+_RESTORE_CHUNK = 500
+
+_COMMON = """
+local prefix = ARGV[1]
+local index = prefix .. ':expiry'
+local records = prefix .. ':lease'
+
+local function scope_zset(key)
+  return prefix .. ':scope:' .. key
+end
+
+local function scope_keys(id)
+  local record = redis.call('HGET', records, id)
+  if not record then
+    return {}
+  end
+  return cjson.decode(record)
+end
+
+local function forget(id)
+  local keys = scope_keys(id)
+  for _, key in ipairs(keys) do
+    redis.call('ZREM', scope_zset(key), id)
+  end
+  redis.call('HDEL', records, id)
+  return redis.call('ZREM', index, id)
+end
+
+-- Forget a lease only if it really expired: the index is the authority on its expiry.
+local function reap(id, now)
+  local score = redis.call('ZSCORE', index, id)
+  if (not score) or tonumber(score) <= now then
+    forget(id)
+  end
+end
+
+local function set_expiry(id, expires)
+  for _, key in ipairs(scope_keys(id)) do
+    redis.call('ZADD', scope_zset(key), 'XX', expires, id)
+  end
+  redis.call('ZADD', index, expires, id)
+end
+
+local function add(id, keys, expires)
+  for _, key in ipairs(keys) do
+    redis.call('ZADD', scope_zset(key), expires, id)
+  end
+  redis.call('ZADD', index, expires, id)
+  -- An empty Lua table encodes as {}; readers take that for no scopes.
+  redis.call('HSET', records, id, cjson.encode(keys))
+end
+"""
+
+# KEYS: marker, scope zsets..., bucket hashes...
+# ARGV: prefix, id, now, expires, n_scopes, (scope key, kind, limit or "")...,
+#       n_buckets, (kind, rate, burst, idle ms)..., slack seconds
+_ACQUIRE = (
+    _COMMON
+    + """
+local id, now_s, expires = ARGV[2], ARGV[3], ARGV[4]
+local now = tonumber(now_s)
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return {'lost_state'}
+end
+
+local held = redis.call('ZSCORE', index, id)
+if held and tonumber(held) <= now then
+  forget(id)
+  held = false
+end
+local n_scopes = tonumber(ARGV[5])
+for i = 1, n_scopes do
+  local zset = KEYS[1 + i]
+  for _, member in ipairs(redis.call('ZRANGEBYSCORE', zset, '-inf', now_s)) do
+    reap(member, now)
+  end
+  redis.call('ZREMRANGEBYSCORE', zset, '-inf', now_s)
+end
+for _, member in ipairs(redis.call('ZRANGEBYSCORE', index, '-inf', now_s, 'LIMIT', 0, SWEEP)) do
+  forget(member)
+end
+
+if held then
+  set_expiry(id, expires)
+  return {'granted'}
+end
+
+local keys = {}
+local a = 6
+for i = 1, n_scopes do
+  keys[i] = ARGV[a]
+  local limit = ARGV[a + 2]
+  if limit ~= '' and redis.call('ZCARD', KEYS[1 + i]) >= tonumber(limit) then
+    return {'limit', ARGV[a + 1], '0'}
+  end
+  a = a + 3
+end
+
+local n_buckets = tonumber(ARGV[a])
+a = a + 1
+local slack = tonumber(ARGV[a + 4 * n_buckets])
+local taken = {}
+for j = 1, n_buckets do
+  local kind, rate, burst = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+  local state = redis.call('HMGET', KEYS[1 + n_scopes + j], 'tokens', 'at')
+  local tokens, at = burst, now_s
+  if state[1] then
+    local elapsed = math.max(0, now - tonumber(state[2]))
+    tokens = math.min(burst, tonumber(state[1]) + elapsed * rate)
+    if tonumber(state[2]) > now then
+      at = state[2]
+    end
+  end
+  if tokens + rate * slack < 1 then
+    return {'rate', kind, string.format('%.17g', (1 - tokens) / rate)}
+  end
+  taken[j] = {math.max(0, tokens - 1), at, ARGV[a + 3]}
+  a = a + 4
+end
+
+for j = 1, n_buckets do
+  local bucket = KEYS[1 + n_scopes + j]
+  redis.call('HSET', bucket, 'tokens', string.format('%.17g', taken[j][1]), 'at', taken[j][2])
+  redis.call('PEXPIRE', bucket, taken[j][3])
+end
+add(id, keys, expires)
+return {'granted'}
+""".replace("SWEEP", str(SWEEP))
+)
+
+# ARGV: prefix, id, now, expires
+_EXTEND = (
+    _COMMON
+    + """
+local id, now, expires = ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local score = redis.call('ZSCORE', index, id)
+if not score then
+  return 0
+end
+if tonumber(score) <= now then
+  forget(id)
+  return 0
+end
+set_expiry(id, expires)
+return 1
+"""
+)
+
+# ARGV: prefix, id
+_RELEASE = (
+    _COMMON
+    + """
+if redis.call('HEXISTS', records, ARGV[2]) == 0 then
+  return 0
+end
+forget(ARGV[2])
+return 1
+"""
+)
+
+# ARGV: prefix, (id, expires, n, scope key...)...
+_RESTORE = (
+    _COMMON
+    + """
+local a, added = 2, 0
+while a <= #ARGV do
+  local id, expires, n = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2])
+  local keys = {}
+  for i = 1, n do
+    keys[i] = ARGV[a + 2 + i]
+  end
+  forget(id)
+  add(id, keys, expires)
+  added = added + 1
+  a = a + 3 + n
+end
+return added
+"""
+)
+
+# ARGV: prefix, now
+_LEASES = (
+    _COMMON
+    + """
+local ids = redis.call('ZRANGEBYSCORE', index, '(' .. ARGV[2], '+inf')
+local out = {}
+for i, id in ipairs(ids) do
+  out[2 * i - 1] = id
+  out[2 * i] = redis.call('HGET', records, id) or '[]'
+end
+return out
+"""
+)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _float(value: float) -> str:
+    # repr is the shortest text that reads back as the same double, in Lua as in Python.
+    return repr(float(value))
+
+
+def _idle_ms(bucket: Bucket) -> int:
+    return max(
+        _BUCKET_MIN_IDLE_MS, math.ceil(_BUCKET_IDLE_REFILLS * bucket.burst / bucket.rate * 1000)
+    )
+
+
+class RedisLeases:
+    def __init__(self, client: redis.Redis, prefix: str = "dialer:leases") -> None:
+        self._client = client
+        self._prefix = prefix
+        self._marker = f"{prefix}:epoch"
+        self._acquire = client.register_script(_ACQUIRE)
+        self._extend = client.register_script(_EXTEND)
+        self._release = client.register_script(_RELEASE)
+        self._restore = client.register_script(_RESTORE)
+        self._leases = client.register_script(_LEASES)
+
+    @property
+    def prefix(self) -> str:
+        return self._prefix
+
+    def _scope(self, key: str) -> str:
+        return f"{self._prefix}:scope:{key}"
+
+    def _bucket(self, key: str) -> str:
+        return f"{self._prefix}:bucket:{key}"
+
+    def acquire(
+        self,
+        lease_id: str,
+        scopes: Sequence[Scope],
+        ttl: float,
+        now: float,
+        buckets: Sequence[Bucket] = (),
+    ) -> Granted | Rejected:
+        check_ttl(ttl)
+        scopes, buckets = unique(scopes), unique(buckets)
+        expires_at = now + ttl
+        keys = [self._marker]
+        keys += [self._scope(s.key) for s in scopes]
+        keys += [self._bucket(b.key) for b in buckets]
+        args: list[str | int] = [self._prefix, lease_id, _float(now), _float(expires_at)]
+        args.append(len(scopes))
+        for s in scopes:
+            args += [s.key, s.kind, "" if s.limit is None else s.limit]
+        args.append(len(buckets))
+        for b in buckets:
+            args += [b.kind, _float(b.rate), _float(b.burst), _idle_ms(b)]
+        args.append(_float(SLACK_SECONDS))
+        reply = [_text(part) for part in self._acquire(keys=keys, args=args)]
+        if reply[0] == "granted":
+            return Granted(lease_id, expires_at)
+        if reply[0] == "lost_state":
+            return Rejected(lease_id, "lost_state", "", 0.0)
+        return Rejected(lease_id, reply[0], reply[1], float(reply[2]))
+
+    def extend(self, lease_id: str, ttl: float, now: float) -> bool:
+        check_ttl(ttl)
+        args = [self._prefix, lease_id, _float(now), _float(now + ttl)]
+        return bool(self._extend(keys=[], args=args))
+
+    def release(self, lease_id: str) -> bool:
+        return bool(self._release(keys=[], args=[self._prefix, lease_id]))
+
+    def count(self, scope: Scope | str, now: float) -> int:
+        key = self._scope(scope_key(scope))
+        return int(self._client.zcount(key, f"({_float(now)}", "+inf"))
+
+    def holders(self, scope: Scope | str, now: float) -> list[str]:
+        key = self._scope(scope_key(scope))
+        return [_text(m) for m in self._client.zrangebyscore(key, f"({_float(now)}", "+inf")]
+
+    def leases(self, now: float) -> dict[str, list[str]]:
+        reply = [_text(part) for part in self._leases(keys=[], args=[self._prefix, _float(now)])]
+        out: dict[str, list[str]] = {}
+        for lease_id, record in zip(reply[::2], reply[1::2], strict=True):
+            keys = json.loads(record)
+            out[lease_id] = keys if isinstance(keys, list) else []
+        return out
+
+    def free(self, scopes: Sequence[Scope], now: float) -> int | None:
+        limited = [(s.key, s.limit) for s in unique(scopes) if s.limit is not None]
+        if not limited:
+            return None
+        pipe = self._client.pipeline(transaction=True)
+        for key, _ in limited:
+            pipe.zcount(self._scope(key), f"({_float(now)}", "+inf")
+        counts = pipe.execute()
+        return min(max(0, limit - int(n)) for (_, limit), n in zip(limited, counts, strict=True))
+
+    def tokens(self, bucket: Bucket, now: float) -> float:
+        tokens, at = self._client.hmget(self._bucket(bucket.key), ["tokens", "at"])
+        if tokens is None or at is None:
+            return bucket.burst
+        return refill(float(_text(tokens)), float(_text(at)), bucket, now)
+
+    def restore(self, leases: Iterable[tuple[str, Sequence[Scope], float]], now: float) -> int:
+        pipe = self._client.pipeline(transaction=True)
+        chunk: list[str | int] = []
+        in_chunk = 0
+        for lease_id, scopes, expires_at in leases:
+            if expires_at <= now:
+                continue
+            keys = [s.key for s in unique(scopes)]
+            chunk += [lease_id, _float(expires_at), len(keys), *keys]
+            in_chunk += 1
+            if in_chunk == _RESTORE_CHUNK:
+                self._restore(keys=[], args=[self._prefix, *chunk], client=pipe)
+                chunk, in_chunk = [], 0
+        if chunk:
+            self._restore(keys=[], args=[self._prefix, *chunk], client=pipe)
+        # Last in the transaction: no acquire is admitted before every lease is back.
+        pipe.set(self._marker, _float(now))
+        return sum(int(n) for n in pipe.execute()[:-1])
+
+    def reset(self) -> None:
+        pattern = _glob_escape(self._prefix) + ":*"
+        batch: list[Any] = []
+        for key in self._client.scan_iter(match=pattern, count=1000):
+            batch.append(key)
+            if len(batch) == 1000:
+                self._client.delete(*batch)
+                batch = []
+        if batch:
+            self._client.delete(*batch)
+
+
+def _glob_escape(text: str) -> str:
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
