@@ -1,0 +1,1 @@
+"""Campaigns: the model, calling hours, lifecycle."""
