@@ -14,6 +14,7 @@ from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dialer.fs_nodes import NodeConfig, NodeConfigError, parse_nodes
+from dialer.trunks import TrunkConfig, TrunkConfigError, parse_trunks
 
 # The embedded simulator's address (``dialer simulator`` defaults).
 DEFAULT_FS_NODES = "fs1=esl://:ClueCon@127.0.0.1:8021"
@@ -24,7 +25,9 @@ class ConfigError(Exception):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="DIALER_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="DIALER_", extra="ignore", populate_by_name=True
+    )
 
     data_dir: Path = Field(
         default=Path("./data"), description="Where the embedded mode keeps files."
@@ -49,7 +52,43 @@ class Settings(BaseSettings):
         description="FreeSWITCH nodes: JSON or 'name=esl://[:password@]host[:port][?max_channels"
         "=N&sps=M]' entries (see dialer.fs_nodes); the default is the embedded simulator.",
     )
+    trunks_json: str | None = Field(
+        default=None,
+        alias="DIALER_TRUNKS",
+        description='Trunks as JSON: [{"name": "carrier", "dial": "sofia/gateway/carrier/'
+        '{number}", "max_channels": 100, "cps": 10}]; unset means one trunk "default".',
+    )
+    metrics_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="Port for each long-running process's /metrics (0 = any free port).",
+    )
     log_level: str = "INFO"
+
+    @field_validator("trunks_json")
+    @classmethod
+    def _check_trunks(cls, value: str | None) -> str | None:
+        try:
+            parse_trunks(value)
+        except TrunkConfigError as exc:
+            raise PydanticCustomError("trunks", "{problem}", {"problem": str(exc)}) from None
+        return value
+
+    @property
+    def trunks(self) -> list[TrunkConfig]:
+        """The trunks of ``DIALER_TRUNKS`` (one ``default`` trunk when unset)."""
+        try:
+            return parse_trunks(self.trunks_json)
+        except TrunkConfigError as exc:
+            raise ConfigError(f"invalid configuration: DIALER_TRUNKS: {exc}") from None
+
+    def trunk(self, name: str) -> TrunkConfig:
+        for trunk in self.trunks:
+            if trunk.name == name:
+                return trunk
+        known = ", ".join(t.name for t in self.trunks)
+        raise ConfigError(f"unknown trunk {name!r} (DIALER_TRUNKS has: {known})")
 
     @field_validator("default_region")
     @classmethod
@@ -114,8 +153,15 @@ def get_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        problems = "; ".join(
-            f"DIALER_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
-            for err in exc.errors()
-        )
+        problems = "; ".join(f"{_variable(err['loc'])}: {_message(err['msg'])}"
+                             for err in exc.errors())
         raise ConfigError(f"invalid configuration: {problems}") from None
+
+
+def _variable(loc: tuple[int | str, ...]) -> str:
+    name = "_".join(str(p) for p in loc).upper()
+    return name if name.startswith("DIALER_") else f"DIALER_{name}"
+
+
+def _message(msg: str) -> str:
+    return msg.removeprefix("Value error, ")

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     Boolean,
-    DateTime,
+    CheckConstraint,
     ForeignKey,
     Index,
     Integer,
@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from dialer.db.types import BigId, JSONDocument, TextList
+from dialer.db.types import BigId, JSONDocument, TextList, UTCDateTime
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -40,7 +40,43 @@ class Base(DeclarativeBase):
 
 
 def _now_column() -> Mapped[datetime]:
-    return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+    return mapped_column(UTCDateTime(), server_default=func.now(), nullable=False)
+
+
+def _one_of(column: str, values: tuple[str, ...], name: str | None = None) -> CheckConstraint:
+    """A CHECK that ``column`` holds one of ``values`` (or NULL, where the column allows it)."""
+    listed = ", ".join(f"'{v}'" for v in values)
+    return CheckConstraint(f"{column} IN ({listed})", name=name or f"{column}_valid")
+
+
+#: Campaign lifecycle (``scheduled`` is ``running`` with a start time still in the future).
+CAMPAIGN_STATUSES = ("draft", "scheduled", "running", "paused", "completed", "cancelled")
+#: A recipient's progress in one campaign; ``done``, ``skipped`` and ``cancelled`` are final.
+RECIPIENT_STATUSES = ("pending", "active", "done", "skipped", "cancelled")
+FINAL_RECIPIENT_STATUSES = ("done", "skipped", "cancelled")
+#: An attempt's life: ``queued`` until a worker claims it (compare-and-set), ``originating``
+#: once the claim is committed (before bgapi), then what the switch reports. ``ended`` always
+#: carries an outcome; ``cancelled`` was never sent to a switch (its campaign was cancelled).
+ATTEMPT_STATES = ("queued", "originating", "ringing", "answered", "ended", "cancelled")
+LIVE_ATTEMPT_STATES = ("originating", "ringing", "answered")
+#: The customer-facing outcomes (DESIGN §5).
+OUTCOMES = (
+    "no_answer",
+    "busy",
+    "invalid_number",
+    "amd_machine",
+    "voicemail_left",
+    "ivr_timeout",
+    "ivr_hangup",
+    "queue_timeout",
+    "queue_hangup",
+    "agent_answered",
+    "transferred",
+    "ai_completed",
+    "opted_out",
+    "completed",
+    "failed",
+)
 
 
 class ContactList(Base):
@@ -105,6 +141,7 @@ class DncNumber(Base):
 
 class Campaign(Base):
     __tablename__ = "campaigns"
+    __table_args__ = (_one_of("status", CAMPAIGN_STATUSES),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     company_id: Mapped[str | None] = mapped_column(String(100), index=True)
@@ -115,9 +152,12 @@ class Campaign(Base):
     status: Mapped[str] = mapped_column(String(20), nullable=False, default="draft")
     config: Mapped[dict[str, Any]] = mapped_column(JSONDocument, nullable=False, default=dict)
     created_at: Mapped[datetime] = _now_column()
-    updated_at: Mapped[datetime] = _now_column()
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: Moves on every UPDATE through the ORM; lifecycle functions also set it from the clock.
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), server_default=func.now(), onupdate=func.now(), nullable=False
+    )
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class CampaignRecipient(Base):
@@ -127,20 +167,28 @@ class CampaignRecipient(Base):
     __table_args__ = (
         UniqueConstraint("campaign_id", "recipient_id"),
         Index("ix_campaign_recipients_due", "campaign_id", "status", "next_attempt_at"),
+        _one_of("status", RECIPIENT_STATUSES),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    # RESTRICT: call history is kept for years (DESIGN §4); a list or campaign with calls
+    # cannot be deleted out from under it.
     campaign_id: Mapped[int] = mapped_column(
-        ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False
+        ForeignKey("campaigns.id", ondelete="RESTRICT"), nullable=False
     )
     recipient_id: Mapped[int] = mapped_column(
-        ForeignKey("recipients.id", ondelete="CASCADE"), nullable=False
+        ForeignKey("recipients.id", ondelete="RESTRICT"), nullable=False
     )
-    #: pending | in_progress | done | failed | skipped
+    #: pending | active | done | skipped | cancelled (see RECIPIENT_STATUSES)
     status: Mapped[str] = mapped_column(String(20), nullable=False, default="pending")
+    #: Attempts that reached a switch (or were refused by it); the retry rules count these.
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: The last outcome, or for ``skipped`` why it was never called (dnc, unknown_zone, ...).
     final_outcome: Mapped[str | None] = mapped_column(String(30))
+    #: Why the scheduler is holding this recipient back right now (outside_window, ...).
+    blocked_reason: Mapped[str | None] = mapped_column(String(30))
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class CallAttempt(Base):
@@ -150,29 +198,55 @@ class CallAttempt(Base):
     __table_args__ = (
         UniqueConstraint("campaign_recipient_id", "attempt_no"),
         Index("ix_call_attempts_campaign_state", "campaign_id", "state"),
+        # the sweeper and the re-dispatcher: "attempts in state S since before T"
+        Index("ix_call_attempts_state_changed", "state", "state_changed_at"),
+        _one_of("state", ATTEMPT_STATES),
+        _one_of("outcome", OUTCOMES),
+        CheckConstraint(
+            "state <> 'ended' OR outcome IS NOT NULL", name="ended_has_outcome"
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
-    campaign_id: Mapped[int] = mapped_column(
-        ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False
+    #: NULL for a single call (``dialer call``): it belongs to no campaign.
+    campaign_id: Mapped[int | None] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="RESTRICT")
     )
     campaign_recipient_id: Mapped[int | None] = mapped_column(
-        ForeignKey("campaign_recipients.id", ondelete="CASCADE")
+        ForeignKey("campaign_recipients.id", ondelete="RESTRICT")
     )
     attempt_no: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
-    #: queued | originating | ringing | answered | ended | failed
+    #: sha256 of the request an idempotency key was first used with (same key, other body: 422).
+    request_hash: Mapped[str | None] = mapped_column(String(64))
+    #: queued | originating | ringing | answered | ended | cancelled (see ATTEMPT_STATES)
     state: Mapped[str] = mapped_column(String(20), nullable=False, default="queued")
+    state_changed_at: Mapped[datetime] = _now_column()
+    #: Who moved it last (``worker@host:pid``, ``consumer:fs1``, ``sweeper``, ``scheduler``).
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: When its task was last handed to the broker; NULL = the scheduler must (re)dispatch it.
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: A queued attempt is not dispatched before this (lease or rate refused: try again then).
+    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: Per-call settings fixed when it was queued: ring_timeout, max_duration, variables.
+    options: Mapped[dict[str, Any]] = mapped_column(JSONDocument, nullable=False, default=dict)
+    #: The caller's metadata, echoed in webhooks (companyId, campaignId, recipientId, ...).
+    call_metadata: Mapped[dict[str, Any]] = mapped_column(
+        "metadata", JSONDocument, nullable=False, default=dict
+    )
+    #: The switch instance that ran it (Core-UUID): a restarted node has a new one.
+    core_uuid: Mapped[str | None] = mapped_column(String(64))
     fs_node: Mapped[str | None] = mapped_column(String(100))
     trunk: Mapped[str | None] = mapped_column(String(100))
     to_number: Mapped[str] = mapped_column(String(20), nullable=False)
     caller_id_number: Mapped[str | None] = mapped_column(String(40))
     caller_id_name: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = _now_column()
-    originate_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    originate_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     ring_duration_sec: Mapped[float | None] = mapped_column()
     billsec: Mapped[int | None] = mapped_column(Integer)
     amd_enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
@@ -185,7 +259,7 @@ class CallAttempt(Base):
     ivr_result: Mapped[str | None] = mapped_column(String(20))
     queue_name: Mapped[str | None] = mapped_column(String(100))
     queue_id: Mapped[str | None] = mapped_column(String(100))
-    queue_entered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    queue_entered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     queue_wait_seconds: Mapped[float | None] = mapped_column()
     queue_result: Mapped[str | None] = mapped_column(String(20))
     agent_id: Mapped[str | None] = mapped_column(String(100))
@@ -202,23 +276,28 @@ class CallAttempt(Base):
 
 
 class CallEvent(Base):
-    """A FreeSWITCH event that belongs to an attempt; (node, Event-Sequence) dedupes."""
+    """A FreeSWITCH event that belongs to an attempt.
+
+    (Core-UUID, Event-Sequence) dedupes: the sequence restarts at 1 when FreeSWITCH restarts,
+    and the restarted switch has a new Core-UUID (capture 14).
+    """
 
     __tablename__ = "call_events"
     __table_args__ = (
-        UniqueConstraint("fs_node", "event_sequence"),
+        UniqueConstraint("core_uuid", "event_sequence"),
         Index("ix_call_events_attempt", "attempt_id", "ts"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     attempt_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("call_attempts.id", ondelete="CASCADE")
+        ForeignKey("call_attempts.id", ondelete="RESTRICT")
     )
     fs_node: Mapped[str] = mapped_column(String(100), nullable=False)
+    core_uuid: Mapped[str] = mapped_column(String(64), nullable=False)
     event_sequence: Mapped[int] = mapped_column(BigId, nullable=False)
     event_uuid: Mapped[str | None] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(100), nullable=False)
-    ts: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    ts: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     payload: Mapped[dict[str, Any]] = mapped_column(JSONDocument, nullable=False)
 
 
@@ -251,7 +330,7 @@ class WebhookDelivery(Base):
         ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), nullable=False
     )
     attempt_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("call_attempts.id", ondelete="SET NULL")
+        ForeignKey("call_attempts.id", ondelete="RESTRICT")
     )
     event_type: Mapped[str] = mapped_column(String(60), nullable=False)
     #: Position of this event within its call, for in-order delivery.
@@ -260,8 +339,8 @@ class WebhookDelivery(Base):
     #: pending | delivered | dead
     status: Mapped[str] = mapped_column(String(20), nullable=False, default="pending")
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    next_try_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    next_try_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)
     last_status_code: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = _now_column()
-    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
