@@ -1,0 +1,163 @@
+"""The campaign configuration: one typed, validated model for YAML files, JSON and Python.
+
+Unknown keys are errors; every invalid value is reported with its field path
+(``pacing.cps: must be > 0``) by :func:`validation_problems`.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any
+
+import phonenumbers
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    field_validator,
+)
+
+from dialer.campaigns.schedule import Schedule
+from dialer.outcomes import RETRYABLE_OUTCOMES
+from dialer.trunks import DEFAULT_TRUNK
+
+
+class CampaignType(StrEnum):
+    BROADCAST = "broadcast"
+    PRESS1 = "press1"
+    AI_AGENT = "ai_agent"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CallerId(_Strict):
+    number: str = Field(description="E.164 caller id presented to the callee.")
+    name: str | None = Field(default=None, max_length=60)
+
+    @field_validator("number")
+    @classmethod
+    def _e164(cls, value: str) -> str:
+        try:
+            parsed = phonenumbers.parse(value, None)
+        except phonenumbers.NumberParseException:
+            raise ValueError(f"{value!r} is not an E.164 number (e.g. +12125550100)") from None
+        if not phonenumbers.is_valid_number(parsed):
+            raise ValueError(f"{value!r} is not a valid phone number")
+        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+class Pacing(_Strict):
+    max_channels: int = Field(gt=0, le=100_000, description="Concurrent calls at most.")
+    cps: float = Field(gt=0, le=1000, description="New calls per second at most.")
+
+
+class RetryRule(_Strict):
+    delay: int = Field(ge=0, description="Seconds to wait after this outcome.")
+    max_attempts: int = Field(ge=1, le=100, description="Attempts in all, the first included.")
+    backoff: float = Field(default=1.0, ge=1.0, le=10.0, description="Delay multiplier per try.")
+
+    def delay_after(self, attempts_made: int) -> float:
+        """Seconds to wait after the ``attempts_made``-th attempt ended with this outcome."""
+        return self.delay * self.backoff ** max(0, attempts_made - 1)
+
+
+RetryOutcome = Annotated[str, Field(description="An outcome that may be retried.")]
+MetadataValue = StrictStr | StrictInt | StrictFloat | StrictBool | None
+
+
+class CampaignConfig(_Strict):
+    name: str = Field(min_length=1, max_length=200)
+    type: CampaignType
+    lists: list[int | str] = Field(min_length=1, description="Contact list names or ids.")
+    caller_id: CallerId
+    trunk: str = Field(default=DEFAULT_TRUNK, pattern=r"^[A-Za-z0-9_.-]+$", max_length=64)
+    pacing: Pacing
+    schedule: Schedule = Field(default_factory=Schedule)
+    ring_timeout: int = Field(default=30, ge=5, le=300, description="Seconds to ring.")
+    max_duration: int = Field(default=300, ge=10, le=14_400, description="Seconds per call.")
+    retries: dict[RetryOutcome, RetryRule] = Field(default_factory=dict)
+    metadata: dict[str, MetadataValue] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _name_printable(cls, value: str) -> str:
+        value = value.strip()
+        if not value or any(not c.isprintable() for c in value):
+            raise ValueError("must be non-empty printable text")
+        return value
+
+    @field_validator("lists")
+    @classmethod
+    def _lists(cls, value: list[int | str]) -> list[int | str]:
+        for item in value:
+            if isinstance(item, str) and not item.strip():
+                raise ValueError("list names must not be empty")
+        return value
+
+    @field_validator("retries")
+    @classmethod
+    def _retry_outcomes(cls, value: dict[str, RetryRule]) -> dict[str, RetryRule]:
+        for outcome in value:
+            if outcome == "invalid_number":
+                raise ValueError("invalid_number is never retried")
+            if outcome not in RETRYABLE_OUTCOMES:
+                allowed = ", ".join(RETRYABLE_OUTCOMES)
+                raise ValueError(f"unknown outcome {outcome!r} (retryable: {allowed})")
+        return value
+
+    @property
+    def company_id(self) -> str | None:
+        value = self.metadata.get("companyId")
+        return None if value is None else str(value)
+
+    def max_attempts(self, outcome: str) -> int:
+        rule = self.retries.get(outcome)
+        return rule.max_attempts if rule else 1
+
+
+class CampaignConfigError(ValueError):
+    """A campaign configuration is invalid; ``problems`` lists ``field: message`` lines."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+_BOUNDS = {
+    "greater_than": (">", "gt"),
+    "greater_than_equal": (">=", "ge"),
+    "less_than": ("<", "lt"),
+    "less_than_equal": ("<=", "le"),
+}
+
+
+def validation_problems(exc: ValidationError) -> list[str]:
+    """``field.path: message`` for every error, as a user reads them."""
+    problems = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "campaign"
+        message = str(err["msg"]).removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            message = "unknown key (not part of the campaign format)"
+        elif err["type"] in _BOUNDS:
+            symbol, key = _BOUNDS[err["type"]]
+            message = f"must be {symbol} {err['ctx'][key]:g}"
+        problems.append(f"{where}: {message}")
+    return problems
+
+
+def parse_config(data: Any) -> CampaignConfig:
+    """Validate a mapping (from YAML or JSON); raises :class:`CampaignConfigError`."""
+    if not isinstance(data, dict):
+        raise CampaignConfigError(["campaign: must be a mapping of keys to values"])
+    try:
+        return CampaignConfig.model_validate(data)
+    except ValidationError as exc:
+        raise CampaignConfigError(validation_problems(exc)) from None
