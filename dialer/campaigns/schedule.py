@@ -31,9 +31,10 @@ recipient is, and these lists are not complete::
                     "+1727", "+1941", "+1239", "+1863", "+1352", "+1904", "+1386", "+1850",
                     "+1772"],
        "window": "08:00-20:00"},
-      {"name": "Oklahoma (Telephone Solicitation Act, 15 O.S. § 775C.4)",
-       "prefixes": ["+1405", "+1572", "+1918", "+1539", "+1580"],
-       "window": "08:00-20:00"}
+      {"name": "Mississippi (Miss. Code § 77-3-723: 8 a.m. to 8 p.m., no Sundays)",
+       "prefixes": ["+1228", "+1601", "+1662", "+1769"],
+       "window": "08:00-20:00",
+       "days": ["mon", "tue", "wed", "thu", "fri", "sat"]}
     ]
 """
 

@@ -202,3 +202,5 @@ def test_the_documented_example_parses() -> None:
     example = module.__doc__.split("::", 1)[1]
     rules = parse_calling_rules(example)
     assert [rule.window for rule in rules] == ["08:00-20:00", "08:00-20:00"]
+    assert [rule.days for rule in rules] == [None, ["mon", "tue", "wed", "thu", "fri", "sat"]]
+    assert all(prefix.startswith("+1") for rule in rules for prefix in rule.prefixes)
