@@ -8,8 +8,6 @@ before admitting a call.
 
 from __future__ import annotations
 
-import redis
-
 from dialer.leases.backend import Bucket, Granted, LeaseBackend, Rejected, Scope
 from dialer.leases.memory import MemoryLeases
 from dialer.leases.redis import RedisLeases
@@ -30,4 +28,4 @@ def make_backend(redis_url: str | None) -> LeaseBackend:
     """Redis when a URL is given, the in-process backend when not. Either starts lost."""
     if redis_url is None:
         return MemoryLeases()
-    return RedisLeases(redis.Redis.from_url(redis_url))
+    return RedisLeases.from_url(redis_url)

@@ -50,9 +50,6 @@ SWEEP = 64
 _BUCKET_IDLE_REFILLS = 3
 _BUCKET_MIN_IDLE_MS = 60_000
 
-# Leases per restore script call; all calls run in one MULTI/EXEC.
-_RESTORE_CHUNK = 500
-
 _COMMON = """
 local prefix = ARGV[1]
 local index = prefix .. ':expiry'
@@ -211,11 +208,12 @@ return 1
 """
 )
 
-# ARGV: prefix, (id, expires, n, scope key...)...
+# One script for the whole restore, so no acquire runs between its first lease and the marker.
+# KEYS: marker; ARGV: prefix, now, (id, expires, n, scope key...)...
 _RESTORE = (
     _COMMON
     + """
-local a, added = 2, 0
+local a, added = 3, 0
 while a <= #ARGV do
   local id, expires, n = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2])
   local keys = {}
@@ -227,6 +225,7 @@ while a <= #ARGV do
   added = added + 1
   a = a + 3 + n
 end
+redis.call('SET', KEYS[1], ARGV[2])
 return added
 """
 )
@@ -271,6 +270,10 @@ class RedisLeases:
         self._release = client.register_script(_RELEASE)
         self._restore = client.register_script(_RESTORE)
         self._leases = client.register_script(_LEASES)
+
+    @classmethod
+    def from_url(cls, url: str, prefix: str = "dialer:leases") -> RedisLeases:
+        return cls(redis.Redis.from_url(url), prefix=prefix)
 
     @property
     def prefix(self) -> str:
@@ -352,23 +355,12 @@ class RedisLeases:
         return refill(float(_text(tokens)), float(_text(at)), bucket, now)
 
     def restore(self, leases: Iterable[tuple[str, Sequence[Scope], float]], now: float) -> int:
-        pipe = self._client.pipeline(transaction=True)
-        chunk: list[str | int] = []
-        in_chunk = 0
+        args: list[str | int] = [self._prefix, _float(now)]
         for lease_id, scopes, expires_at in leases:
-            if expires_at <= now:
-                continue
-            keys = [s.key for s in unique(scopes)]
-            chunk += [lease_id, _float(expires_at), len(keys), *keys]
-            in_chunk += 1
-            if in_chunk == _RESTORE_CHUNK:
-                self._restore(keys=[], args=[self._prefix, *chunk], client=pipe)
-                chunk, in_chunk = [], 0
-        if chunk:
-            self._restore(keys=[], args=[self._prefix, *chunk], client=pipe)
-        # Last in the transaction: no acquire is admitted before every lease is back.
-        pipe.set(self._marker, _float(now))
-        return sum(int(n) for n in pipe.execute()[:-1])
+            if expires_at > now:
+                keys = [s.key for s in unique(scopes)]
+                args += [lease_id, _float(expires_at), len(keys), *keys]
+        return int(self._restore(keys=[self._marker], args=args))
 
     def reset(self) -> None:
         pattern = _glob_escape(self._prefix) + ":*"
