@@ -7,7 +7,7 @@ them from the default registry.
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
 ESL_CONNECTED = Gauge(
     "dialer_esl_connected",
@@ -33,4 +33,70 @@ ESL_JOBS_PENDING = Gauge(
     "dialer_esl_jobs_pending",
     "bgapi jobs waiting for their BACKGROUND_JOB on the node's current connection.",
     ["node"],
+)
+
+# -- call lifecycle (dialer.attempts, dialer.consumer) --------------------------------------
+
+CALL_ATTEMPTS = Counter(
+    "dialer_call_attempts_total",
+    "Attempts ended, by campaign id (\"single\" for a call outside any campaign) and outcome.",
+    ["campaign", "outcome"],
+)
+HANGUPS = Counter(
+    "dialer_hangups_total",
+    "Attempts ended, by FreeSWITCH hangup cause (or -ERR cause of the originate).",
+    ["cause"],
+)
+CALLS_ACTIVE = Gauge(
+    "dialer_calls_active",
+    "Calls up on a node (ringing or answered), as the node's consumer sees them.",
+    ["campaign", "node"],
+)
+EVENT_LAG = Histogram(
+    "dialer_event_lag_seconds",
+    "Consumer clock minus the event's Event-Date-Timestamp, when the event is handled.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
+CONSUMER_BATCH_SECONDS = Histogram(
+    "dialer_consumer_batch_seconds",
+    "Time to persist one batch of events (one transaction), retries included.",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0),
+)
+CONSUMER_EVENTS_UNMATCHED = Counter(
+    "dialer_consumer_events_unmatched_total",
+    "Events that named a dialer attempt the database never had (dropped after a grace).",
+    ["node"],
+)
+
+# -- originate workers -------------------------------------------------------------------------
+
+ORIGINATE_REQUESTS = Counter(
+    "dialer_originate_requests_total",
+    "Originates by node and result: ok (answered), error (-ERR from the switch), refused (a "
+    "number the dial string cannot carry), not_connected (claim undone), unknown (may have "
+    "reached the switch), lost (no result before the job's time to live).",
+    ["node", "result"],
+)
+ORIGINATE_LATENCY = Histogram(
+    "dialer_originate_latency_seconds",
+    "From bgapi originate to its BACKGROUND_JOB (the ring, for answered calls).",
+    ["node"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 45, 60, 120),
+)
+LEASE_REJECTIONS = Counter(
+    "dialer_lease_rejections_total",
+    "Originates refused a lease or a cps token, by the scope that said no (campaign, trunk, "
+    "node, global; lost_state when the lease store had to be rebuilt).",
+    ["scope"],
+)
+CHANNEL_LIMIT = Gauge(
+    "dialer_channel_limit",
+    "Configured concurrent-call limit per scope kind and name.",
+    ["scope", "name"],
+)
+ORIGINATE_TASKS = Counter(
+    "dialer_originate_tasks_total",
+    "Originate tasks handled, by what they did: sent, error, deferred (back to the "
+    "scheduler), duplicate (already claimed: nothing sent), cancelled, missing, unknown.",
+    ["result"],
 )
