@@ -102,8 +102,8 @@ end
 """
 
 # KEYS: marker, scope zsets..., bucket hashes...
-# ARGV: prefix, id, now, expires, n_scopes, (scope key, kind, limit or "")...,
-#       n_buckets, (kind, rate, burst, idle ms)..., slack seconds
+# ARGV: prefix, id, now, expires, n_scopes, (limit or "")..., (rate, burst, idle ms)...
+# A rejection names the scope or bucket by its position; the caller knows its kind.
 _ACQUIRE = (
     _COMMON
     + """
@@ -136,22 +136,20 @@ if held then
 end
 
 local keys = {}
-local a = 6
+local zset_prefix = #prefix + #':scope:' + 1
 for i = 1, n_scopes do
-  keys[i] = ARGV[a]
-  local limit = ARGV[a + 2]
+  keys[i] = string.sub(KEYS[1 + i], zset_prefix)
+  local limit = ARGV[5 + i]
   if limit ~= '' and redis.call('ZCARD', KEYS[1 + i]) >= tonumber(limit) then
-    return {'limit', ARGV[a + 1], '0'}
+    return {'limit', i}
   end
-  a = a + 3
 end
 
-local n_buckets = tonumber(ARGV[a])
-a = a + 1
-local slack = tonumber(ARGV[a + 4 * n_buckets])
+local n_buckets = #KEYS - 1 - n_scopes
+local a = 6 + n_scopes
 local taken = {}
 for j = 1, n_buckets do
-  local kind, rate, burst = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+  local rate, burst = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
   local state = redis.call('HMGET', KEYS[1 + n_scopes + j], 'tokens', 'at')
   local tokens, at = burst, now_s
   if state[1] then
@@ -161,11 +159,11 @@ for j = 1, n_buckets do
       at = state[2]
     end
   end
-  if tokens + rate * slack < 1 then
-    return {'rate', kind, string.format('%.17g', (1 - tokens) / rate)}
+  if tokens + rate * SLACK < 1 then
+    return {'rate', j, string.format('%.17g', (1 - tokens) / rate)}
   end
-  taken[j] = {math.max(0, tokens - 1), at, ARGV[a + 3]}
-  a = a + 4
+  taken[j] = {math.max(0, tokens - 1), at, ARGV[a + 2]}
+  a = a + 3
 end
 
 for j = 1, n_buckets do
@@ -175,7 +173,7 @@ for j = 1, n_buckets do
 end
 add(id, keys, expires)
 return {'granted'}
-""".replace("SWEEP", str(SWEEP))
+""".replace("SWEEP", str(SWEEP)).replace("SLACK", repr(SLACK_SECONDS))
 )
 
 # ARGV: prefix, id, now, expires
@@ -301,18 +299,18 @@ class RedisLeases:
         keys += [self._bucket(b.key) for b in buckets]
         args: list[str | int] = [self._prefix, lease_id, _float(now), _float(expires_at)]
         args.append(len(scopes))
-        for s in scopes:
-            args += [s.key, s.kind, "" if s.limit is None else s.limit]
-        args.append(len(buckets))
+        args += ["" if s.limit is None else s.limit for s in scopes]
         for b in buckets:
-            args += [b.kind, _float(b.rate), _float(b.burst), _idle_ms(b)]
-        args.append(_float(SLACK_SECONDS))
-        reply = [_text(part) for part in self._acquire(keys=keys, args=args)]
-        if reply[0] == "granted":
+            args += [_float(b.rate), _float(b.burst), _idle_ms(b)]
+        reply = self._acquire(keys=keys, args=args)
+        outcome = _text(reply[0])
+        if outcome == "granted":
             return Granted(lease_id, expires_at)
-        if reply[0] == "lost_state":
-            return Rejected(lease_id, "lost_state", "", 0.0)
-        return Rejected(lease_id, reply[0], reply[1], float(reply[2]))
+        if outcome == "limit":
+            return Rejected(lease_id, "limit", scopes[int(reply[1]) - 1].kind, 0.0)
+        if outcome == "rate":
+            return Rejected(lease_id, "rate", buckets[int(reply[1]) - 1].kind, float(reply[2]))
+        return Rejected(lease_id, "lost_state", "", 0.0)
 
     def extend(self, lease_id: str, ttl: float, now: float) -> bool:
         check_ttl(ttl)
