@@ -25,7 +25,11 @@ __all__ = [
 
 
 def make_backend(redis_url: str | None) -> LeaseBackend:
-    """Redis when a URL is given, the in-process backend when not. Either starts lost."""
+    """Redis when a URL is given, the in-process backend when not.
+
+    Either starts in the lost state: call ``restore()`` before the first ``acquire``.
+    """
     if redis_url is None:
         return MemoryLeases()
+    # Built by RedisLeases: in this package ``redis`` names the submodule, not redis-py.
     return RedisLeases.from_url(redis_url)

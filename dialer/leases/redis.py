@@ -11,9 +11,10 @@ Keys, all under ``prefix``:
   ``extend`` need only the id.
 - ``{prefix}:bucket:{bucket key}`` — hash of ``tokens`` and ``at``, expiring when idle.
 
-Times travel as the caller's float text and are stored as that text: Redis' Lua turns numbers
-into strings with 14 significant digits, which would round an epoch expiry to 0.1 ms and
-make Redis and the memory backend disagree about the same instant.
+Times travel as the caller's float text and are stored as that text, and computed numbers are
+written with ``%.17g``: Lua's own number-to-text (and Redis before 7.0, for command arguments)
+keeps 14 significant digits, which rounds an epoch to 0.1 ms and would make Redis and the
+memory backend disagree about the same instant.
 
 Scripts touch the scope keys of *other* leases when reaping them, which Redis Cluster would
 refuse; the backend targets a single Redis (or a primary with replicas).

@@ -14,9 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import gevent
+import gevent.lock
 import redis
 
-from dialer.leases import Granted, LeaseBackend, RedisLeases, Scope
+from dialer.leases import Granted, LeaseBackend, MemoryLeases, RedisLeases, Scope
 from tests.conftest import REDIS_URL
 from tests.leases.conftest import Harness
 
@@ -125,6 +127,34 @@ def test_threads_never_exceed_the_limit(harness: Harness) -> None:
     # Memory: one backend shared by all threads; Redis: each thread its own client.
     total = run_threads(harness.another, threads=8)
     check(total, harness.backend)
+
+
+def test_greenlets_never_exceed_the_limit() -> None:
+    """The memory backend's lock is never held across a switch, so greenlets cannot deadlock."""
+    backend = MemoryLeases()
+    backend.restore([], time.time())
+    gauge = Gauge(_Counter(), gevent.lock.RLock())
+    deadline = time.monotonic() + SECONDS / 2
+    total = Tally()
+
+    def work(n: int) -> None:
+        tally = Tally()
+        while time.monotonic() < deadline:
+            lease_id = f"g{n}-{tally.grants + tally.rejections}"
+            if not isinstance(backend.acquire(lease_id, [SCOPE], TTL, time.time()), Granted):
+                tally.rejections += 1
+                gevent.sleep(0)
+                continue
+            tally.grants += 1
+            tally.max_held = max(tally.max_held, gauge.enter())
+            tally.max_count = max(tally.max_count, backend.count(SCOPE, time.time()))
+            gevent.sleep(0.001)
+            gauge.leave()
+            assert backend.release(lease_id)
+        total.add(tally)
+
+    gevent.joinall([gevent.spawn(work, n) for n in range(8)], raise_error=True, timeout=10)
+    check(total, backend)
 
 
 def test_one_lease_id_acquired_at_once_by_many_counts_once(harness: Harness) -> None:
