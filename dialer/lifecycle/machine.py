@@ -1,0 +1,313 @@
+"""The lifecycle state machine of one call attempt (DESIGN §2, §5): pure, no I/O, no clock.
+
+``apply(record, event)`` folds one FreeSWITCH event of the attempt's A leg (or its originate
+BACKGROUND_JOB) into the attempt's record and says which ``campaign.*`` webhook events the
+step emits. Events arrive late, twice and out of order (a reconnect replays nothing, two
+listeners race, the job of a failed originate comes between the A leg's CHANNEL_HANGUP and
+CHANNEL_HANGUP_COMPLETE: capture 03), so every field is merged, not overwritten:
+
+- the state only moves forward (originating → ringing → answered → ended);
+- timings come from the events' own timestamps (``Caller-Channel-Created-Time``,
+  ``Caller-Channel-Answered-Time``, ``Caller-Channel-Hangup-Time``, ``variable_*_uepoch``,
+  ``Event-Date-Timestamp``; all µs since the epoch), never from the consumer's clock; where
+  several events carry one, the earliest wins;
+- the end is taken from CHANNEL_HANGUP_COMPLETE over a BACKGROUND_JOB ``-ERR`` (the hangup
+  event carries the switch's cause, billsec and the answer times), whichever came first;
+- the outcome is derived from the merged fields, so it is the same in any order.
+
+Hence any permutation or duplication of a call's events gives the same final record, and each
+webhook event is emitted once (``campaign.call_initiated`` at the first event from the switch,
+``campaign.answered`` when an answer is first known, ``campaign.completed`` at the end).
+
+A record that is ``ended`` or ``cancelled`` without an end seen here (finalised by the worker,
+the sweeper or a reconcile, then loaded from the database) is final: events change nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from dialer.outcomes import error_cause, outcome_for_answered, outcome_for_unanswered
+
+CALL_INITIATED = "campaign.call_initiated"
+ANSWERED = "campaign.answered"
+COMPLETED = "campaign.completed"
+
+_RANK = {"queued": 0, "originating": 1, "ringing": 2, "answered": 3, "ended": 4}
+_FINAL = frozenset({"ended", "cancelled"})
+#: Which evidence of the end wins: the hangup event over the originate job's -ERR.
+_END_RANK = {"job": 1, "hangup": 2}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+PROGRESS_EVENTS = frozenset({"CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA"})
+ANSWER_EVENT = "CHANNEL_ANSWER"
+HANGUP_EVENT = "CHANNEL_HANGUP_COMPLETE"
+JOB_EVENT = "BACKGROUND_JOB"
+_CHANNEL_EVENTS = PROGRESS_EVENTS | {ANSWER_EVENT, HANGUP_EVENT}
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """The lifecycle fields of one attempt (the ``call_attempts`` columns of the same names),
+    plus ``end_source``: which event ended it (``"hangup"``, ``"job"``), None when the
+    record did not end here."""
+
+    state: str = "originating"
+    core_uuid: str | None = None
+    started_at: datetime | None = None
+    answered_at: datetime | None = None
+    ended_at: datetime | None = None
+    ring_duration_sec: float | None = None
+    billsec: int | None = None
+    hangup_cause: str | None = None
+    outcome: str | None = None
+    end_source: str | None = None
+
+    @classmethod
+    def of(cls, attempt: Any) -> CallRecord:
+        """The record of a ``CallAttempt`` (or anything with the same attributes)."""
+        return cls(
+            state=attempt.state,
+            core_uuid=attempt.core_uuid,
+            started_at=attempt.started_at,
+            answered_at=attempt.answered_at,
+            ended_at=attempt.ended_at,
+            ring_duration_sec=attempt.ring_duration_sec,
+            billsec=attempt.billsec,
+            hangup_cause=attempt.hangup_cause,
+            outcome=attempt.outcome,
+        )
+
+    @property
+    def initiated(self) -> bool:
+        """The switch has said something about this call."""
+        return self.core_uuid is not None or self.state in ("ringing", "answered", "ended")
+
+    @property
+    def ended(self) -> bool:
+        return self.state == "ended"
+
+
+class _HasHeaders(Protocol):
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+    @property
+    def body(self) -> str: ...
+
+
+CallEventLike = Mapping[str, Any] | _HasHeaders
+
+
+def event_headers(event: CallEventLike) -> tuple[Mapping[str, Any], str]:
+    """(headers, body) of an ``Event`` or of a mapping of headers with the body under
+    ``_body`` (the JSON form, as ``call_events.payload`` stores it)."""
+    if isinstance(event, Mapping):
+        return event, str(event.get("_body") or "")
+    return event.headers, event.body
+
+
+def apply(record: CallRecord, event: CallEventLike) -> tuple[CallRecord, list[str]]:
+    """Fold one event into the record; returns the new record and the webhook events."""
+    if record.state in _FINAL and record.end_source is None:
+        return record, []
+    headers, body = event_headers(event)
+    name = str(headers.get("Event-Name", ""))
+    evidence = _evidence(name, headers, body)
+    if evidence is None:
+        return record, []
+    new = _normalise(_merge(record, evidence))
+    return new, _emitted(record, new)
+
+
+def apply_all(
+    record: CallRecord, events: Iterable[CallEventLike]
+) -> tuple[CallRecord, list[str]]:
+    """``apply`` over ``events`` in order; every webhook event emitted, in order."""
+    emitted: list[str] = []
+    for event in events:
+        record, step = apply(record, event)
+        emitted.extend(step)
+    return record, emitted
+
+
+# -- what one event says ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Evidence:
+    core_uuid: str | None = None
+    state: str | None = None  # the state this event proves was reached (None: none)
+    started_at: datetime | None = None
+    answered_at: datetime | None = None
+    ended_at: datetime | None = None
+    end_source: str | None = None
+    hangup_cause: str | None = None
+    billsec: int | None = None
+
+
+def _evidence(name: str, headers: Mapping[str, Any], body: str) -> _Evidence | None:
+    core = _text(headers.get("Core-UUID"))
+    if name == JOB_EVENT:
+        if _text(headers.get("Job-Command")) not in (None, "originate"):
+            return None
+        result = body.strip()
+        if result.startswith(("-ERR", "-USAGE")):
+            return _Evidence(
+                core_uuid=core,
+                state="ended",
+                ended_at=_usec(headers.get("Event-Date-Timestamp")),
+                end_source="job",
+                hangup_cause=error_cause(result) if result.startswith("-ERR") else "UNKNOWN",
+            )
+        return _Evidence(core_uuid=core)  # +OK <uuid>: the call is up on the switch
+    if name in _CHANNEL_EVENTS:
+        started = _first_usec(headers, "Caller-Channel-Created-Time", "variable_start_uepoch")
+        answered = _answered_at(headers)
+        if name == HANGUP_EVENT:
+            ended = _first_usec(
+                headers, "Caller-Channel-Hangup-Time", "variable_end_uepoch",
+                "Event-Date-Timestamp",
+            )
+            cause = _text(headers.get("Hangup-Cause")) or _text(
+                headers.get("variable_hangup_cause")
+            )
+            return _Evidence(
+                core_uuid=core,
+                state="ended",
+                started_at=started,
+                answered_at=answered,
+                ended_at=ended,
+                end_source="hangup",
+                hangup_cause=cause or "UNKNOWN",
+                billsec=_int(headers.get("variable_billsec")),
+            )
+        if name == ANSWER_EVENT:
+            answered = answered or _usec(headers.get("Event-Date-Timestamp"))
+            state = "answered"
+        else:
+            state = "answered" if answered is not None else "ringing"
+        return _Evidence(core_uuid=core, state=state, started_at=started, answered_at=answered)
+    return None  # CUSTOM stage events and the rest: stored, not (yet) part of the record
+
+
+def _answered_at(headers: Mapping[str, Any]) -> datetime | None:
+    found = _first_usec(headers, "Caller-Channel-Answered-Time", "variable_answer_uepoch")
+    if found is not None:
+        return found
+    seconds = _int(headers.get("variable_answer_epoch"))
+    return _EPOCH + timedelta(seconds=seconds) if seconds else None
+
+
+# -- merging ------------------------------------------------------------------------------
+
+
+def _merge(record: CallRecord, ev: _Evidence) -> CallRecord:
+    state = record.state
+    if ev.state is not None and _RANK.get(ev.state, 0) > _RANK.get(state, 0):
+        state = ev.state
+    changes: dict[str, Any] = {
+        "state": state,
+        "core_uuid": _least(record.core_uuid, ev.core_uuid),
+        "started_at": _least(record.started_at, ev.started_at),
+        "answered_at": _least(record.answered_at, ev.answered_at),
+        "billsec": _most(record.billsec, ev.billsec),
+    }
+    if ev.end_source is not None:
+        mine = (_END_RANK.get(record.end_source or "", 0), _neg(record.ended_at),
+                _neg_text(record.hangup_cause))
+        theirs = (_END_RANK[ev.end_source], _neg(ev.ended_at), _neg_text(ev.hangup_cause))
+        if record.end_source is None or theirs > mine:
+            changes.update(
+                end_source=ev.end_source, ended_at=ev.ended_at, hangup_cause=ev.hangup_cause
+            )
+    return replace(record, **changes)
+
+
+def _normalise(record: CallRecord) -> CallRecord:
+    """The derived fields, from the merged ones."""
+    changes: dict[str, Any] = {}
+    if record.answered_at is not None and _RANK.get(record.state, 0) < _RANK["answered"]:
+        changes["state"] = "answered"
+    if record.end_source is not None:
+        changes["state"] = "ended"
+        if record.answered_at is not None:
+            changes["outcome"] = outcome_for_answered()
+        else:
+            changes["outcome"] = outcome_for_unanswered(record.hangup_cause or "UNKNOWN")
+    until = record.answered_at or (record.ended_at if record.end_source else None)
+    if record.started_at is not None and until is not None:
+        changes["ring_duration_sec"] = max(0.0, (until - record.started_at).total_seconds())
+    return replace(record, **changes) if changes else record
+
+
+def _emitted(before: CallRecord, after: CallRecord) -> list[str]:
+    out: list[str] = []
+    if not before.initiated and after.initiated:
+        out.append(CALL_INITIATED)
+    if before.answered_at is None and after.answered_at is not None and not before.ended:
+        out.append(ANSWERED)
+    if not before.ended and after.ended:
+        out.append(COMPLETED)
+    return out
+
+
+# -- values -------------------------------------------------------------------------------
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _int(value: Any) -> int | None:
+    text = _text(value)
+    if text is None or not text.lstrip("-").isdigit():
+        return None
+    return int(text)
+
+
+def _usec(value: Any) -> datetime | None:
+    """µs since the epoch → aware UTC datetime, exactly; 0 and junk → None."""
+    micros = _int(value)
+    if not micros or micros <= 0:
+        return None
+    return _EPOCH + timedelta(microseconds=micros)
+
+
+def _first_usec(headers: Mapping[str, Any], *names: str) -> datetime | None:
+    for name in names:
+        found = _usec(headers.get(name))
+        if found is not None:
+            return found
+    return None
+
+
+def _least(mine: Any, theirs: Any) -> Any:
+    if mine is None:
+        return theirs
+    if theirs is None:
+        return mine
+    return min(mine, theirs)
+
+
+def _most(mine: Any, theirs: Any) -> Any:
+    if mine is None:
+        return theirs
+    if theirs is None:
+        return mine
+    return max(mine, theirs)
+
+
+def _neg(at: datetime | None) -> float:
+    """Orders ends: the earlier instant ranks higher (a tie between equal-rank ends)."""
+    return float("-inf") if at is None else -at.timestamp()
+
+
+def _neg_text(text: str | None) -> tuple[int, ...]:
+    return tuple(-ord(c) for c in (text or ""))
