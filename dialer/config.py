@@ -58,6 +58,12 @@ class Settings(BaseSettings):
         description='Trunks as JSON: [{"name": "carrier", "dial": "sofia/gateway/carrier/'
         '{number}", "max_channels": 100, "cps": 10}]; unset means one trunk "default".',
     )
+    db_pool_size: int = Field(
+        default=10,
+        ge=1,
+        le=200,
+        description="PostgreSQL connections per process at most (greenlets share them).",
+    )
     metrics_port: int | None = Field(
         default=None,
         ge=0,

@@ -12,7 +12,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from dialer.config import normalise_database_url
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, pool_size: int | None = None) -> Engine:
+    """An engine for ``url``. ``pool_size`` bounds PostgreSQL connections per process (no
+    overflow), so that N workers plus beat and consumers stay under the server's
+    ``max_connections`` (default 100); unset keeps SQLAlchemy's default pool."""
     url = normalise_database_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -21,7 +24,11 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    if pool_size is None:
+        return create_engine(url, pool_pre_ping=True)
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=pool_size, max_overflow=0, pool_timeout=60
+    )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

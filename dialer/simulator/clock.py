@@ -12,12 +12,21 @@ from datetime import UTC, datetime
 
 
 class SimClock:
-    def __init__(self, time_scale: float = 1.0) -> None:
+    def __init__(
+        self,
+        time_scale: float = 1.0,
+        *,
+        epoch0: float | None = None,
+        mono0: float | None = None,
+    ) -> None:
+        """``epoch0``/``mono0`` pin the origin: a dialer that runs on a scaled clock gives the
+        switch the same origin, so both read the same simulated time (``dialer run
+        --simulate --start-at``)."""
         if time_scale <= 0:
             raise ValueError("time_scale must be > 0")
         self.time_scale = time_scale
-        self._mono0 = time.monotonic()
-        self._epoch0 = time.time()
+        self._mono0 = time.monotonic() if mono0 is None else mono0
+        self._epoch0 = time.time() if epoch0 is None else epoch0
 
     def real_elapsed(self) -> float:
         """Real seconds since start (the ledger's ``t``)."""

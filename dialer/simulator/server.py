@@ -55,10 +55,11 @@ class Simulator:
         acl: Sequence[str] = DEFAULT_ACL,
         heartbeat_seconds: float = HEARTBEAT_SECONDS,
         event_queue_len: int = MAX_QUEUE_LEN,
+        clock: SimClock | None = None,
     ) -> None:
         self.host = host
         self.port = port
-        self.clock = SimClock(time_scale)
+        self.clock = clock or SimClock(time_scale)
         self._ledger = Ledger(ledger_path)
         self.switch = Switch(
             password,

@@ -1,0 +1,220 @@
+"""The originate worker against the simulator over TCP, on real PostgreSQL: the claim makes a
+duplicated task a no-op, no lease means no call, -ERR ends the attempt with its outcome."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import gevent
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from dialer.clock import FrozenClock
+from dialer.config import Settings
+from dialer.db.models import CallAttempt, CampaignRecipient
+from dialer.leases import MemoryLeases, Scope
+from dialer.originate import NodePool, Originator
+from dialer.simulator import Scenario, Simulator
+from tests.engine.factories import make_attempt, make_campaign, make_recipient
+from tests.esl.waiting import wait_until
+
+T0 = datetime(2026, 6, 2, 14, 0, tzinfo=UTC)
+BUSY = "+12125550177"
+INVALID = "+12125550188"
+
+
+@pytest.fixture
+def sim() -> Iterator[Simulator]:
+    scenario = Scenario.from_dict(
+        {
+            "name": "test",
+            "ring": [0.5, 1.0],
+            "outcomes": {"answer": 1.0},
+            "talk": [2, 3],
+            "numbers": {BUSY: {"outcome": "busy"}, INVALID: {"outcome": "invalid"}},
+        }
+    )
+    with Simulator(scenario=scenario, time_scale=0.01, port=0, seed=1) as server:
+        yield server
+
+
+@pytest.fixture
+def settings(sim: Simulator) -> Settings:
+    host, port = sim.address
+    nodes = json.dumps([{"name": "fs1", "host": host, "port": port, "max_channels": 50}])
+    return Settings(fs_nodes=nodes)
+
+
+@pytest.fixture
+def leases() -> MemoryLeases:
+    backend = MemoryLeases()
+    backend.restore([], T0.timestamp())
+    return backend
+
+
+@pytest.fixture
+def originator(
+    pg_engine: Engine, settings: Settings, leases: MemoryLeases
+) -> Iterator[Originator]:
+    pool = NodePool(settings.nodes)
+    pool.start(wait=5.0)
+    yield Originator(
+        pg_engine, leases, pool, settings, clock=FrozenClock(T0), worker_id="worker@test:1"
+    )
+    pool.close()
+
+
+def _queued(engine: Engine, number: str = "+12125550111", status: str = "running",
+            **config: object) -> tuple[str, int]:
+    with Session(engine, expire_on_commit=False) as s:
+        campaign = make_campaign(s, status=status, **config)
+        progress = make_recipient(s, campaign, phone=number, attempts=1)
+        attempt = make_attempt(s, campaign=campaign, progress=progress, state="queued",
+                               node="", to_number=number, ring_timeout=20)
+        attempt.fs_node = None
+        attempt.dispatched_at = T0
+        s.commit()
+        return str(attempt.id), progress.id
+
+
+def _attempt(engine: Engine, attempt_id: str) -> CallAttempt:
+    with Session(engine) as s:
+        found = s.get_one(CallAttempt, uuid.UUID(attempt_id))
+        s.expunge(found)
+        return found
+
+
+def _originates(sim: Simulator, attempt_id: str) -> int:
+    return sum(1 for f in sim.facts.of("originate") if f["attempt_id"] == attempt_id)
+
+
+def test_a_queued_attempt_is_claimed_then_sent_once(
+    originator: Originator, pg_engine: Engine, sim: Simulator, leases: MemoryLeases
+) -> None:
+    attempt_id, _ = _queued(pg_engine)
+    outcome = originator.originate(attempt_id)
+    assert outcome.result == "sent"
+    attempt = _attempt(pg_engine, attempt_id)
+    assert attempt.state == "originating"
+    assert attempt.claimed_by == "worker@test:1"
+    assert attempt.fs_node == "fs1"
+    assert attempt.originate_sent_at == T0
+    wait_until(lambda: _originates(sim, attempt_id) == 1)
+    assert leases.holders("campaign:" + str(attempt.campaign_id), T0.timestamp()) == [attempt_id]
+    # the variables the consumer and the ledger correlate by
+    fact = sim.facts.of("originate")[0]
+    assert fact["campaign_id"] == str(attempt.campaign_id)
+
+
+def test_duplicated_and_racing_tasks_never_send_a_second_originate(
+    originator: Originator, pg_engine: Engine, sim: Simulator
+) -> None:
+    attempt_id, _ = _queued(pg_engine)
+    racers = [gevent.spawn(originator.originate, attempt_id) for _ in range(8)]
+    gevent.joinall(racers, timeout=10, raise_error=True)
+    results = sorted(g.value.result for g in racers)
+    assert results.count("sent") == 1
+    assert set(results) == {"sent", "duplicate"}
+    # a redelivery long after: still nothing sent
+    assert originator.originate(attempt_id).result == "duplicate"
+    gevent.sleep(0.3)
+    assert _originates(sim, attempt_id) == 1
+
+
+def test_no_lease_no_call_the_attempt_goes_back_to_the_scheduler(
+    originator: Originator, pg_engine: Engine, sim: Simulator, leases: MemoryLeases
+) -> None:
+    attempt_id, _ = _queued(pg_engine, pacing={"max_channels": 1, "cps": 5})
+    campaign_id = _attempt(pg_engine, attempt_id).campaign_id
+    leases.acquire("someone-else", [Scope("campaign", str(campaign_id), 1)], 60, T0.timestamp())
+    outcome = originator.originate(attempt_id)
+    assert outcome.result == "deferred"
+    assert outcome.detail == "limit:campaign"
+    attempt = _attempt(pg_engine, attempt_id)
+    assert attempt.state == "queued"
+    assert attempt.dispatched_at is None
+    assert attempt.not_before is not None
+    assert attempt.not_before > T0
+    assert _originates(sim, attempt_id) == 0
+
+
+@pytest.mark.parametrize(("number", "outcome"), [(BUSY, "busy"), (INVALID, "invalid_number")])
+def test_an_err_result_ends_the_attempt_with_its_outcome_and_frees_the_lease(
+    originator: Originator,
+    pg_engine: Engine,
+    leases: MemoryLeases,
+    number: str,
+    outcome: str,
+) -> None:
+    attempt_id, progress_id = _queued(pg_engine, number=number)
+    assert originator.originate(attempt_id).result == "sent"
+    wait_until(lambda: _attempt(pg_engine, attempt_id).state == "ended", timeout=10)
+    attempt = _attempt(pg_engine, attempt_id)
+    assert attempt.outcome == outcome
+    assert attempt.hangup_cause
+    assert leases.leases(T0.timestamp()) == {}
+    with Session(pg_engine) as s:
+        progress = s.get_one(CampaignRecipient, progress_id)
+        # busy is retried (the factory's rule: 2 attempts), invalid numbers never are
+        expected = "pending" if outcome == "busy" else "done"
+        assert progress.status == expected
+
+
+@pytest.mark.parametrize(("status", "result", "state"), [
+    ("paused", "deferred", "queued"),
+    ("cancelled", "cancelled", "cancelled"),
+])
+def test_paused_and_cancelled_campaigns_send_nothing(
+    originator: Originator, pg_engine: Engine, sim: Simulator,
+    status: str, result: str, state: str,
+) -> None:
+    attempt_id, progress_id = _queued(pg_engine, status=status)
+    assert originator.originate(attempt_id).result == result
+    assert _attempt(pg_engine, attempt_id).state == state
+    gevent.sleep(0.2)
+    assert _originates(sim, attempt_id) == 0
+    if status == "cancelled":
+        with Session(pg_engine) as s:
+            assert s.get_one(CampaignRecipient, progress_id).status == "cancelled"
+
+
+def test_a_node_that_is_down_undoes_nothing_it_did_not_do(
+    pg_engine: Engine, settings: Settings, leases: MemoryLeases
+) -> None:
+    """No connected node: the attempt is deferred, unclaimed, and no lease is kept."""
+    pool = NodePool(settings.nodes)  # never started: nothing connected
+    originator = Originator(pg_engine, leases, pool, settings, clock=FrozenClock(T0))
+    attempt_id, _ = _queued(pg_engine)
+    try:
+        assert originator.originate(attempt_id).result == "deferred"
+    finally:
+        pool.close()
+    attempt = _attempt(pg_engine, attempt_id)
+    assert attempt.state == "queued"
+    assert attempt.dispatched_at is None
+    assert leases.leases(T0.timestamp()) == {}
+
+
+def test_an_unknown_attempt_id_is_reported_not_raised(originator: Originator) -> None:
+    assert originator.originate(str(uuid.uuid4())).result == "missing"
+    assert originator.originate("not-a-uuid").result == "missing"
+
+
+def test_lost_lease_state_is_rebuilt_from_the_database_before_calling(
+    originator: Originator, pg_engine: Engine, leases: MemoryLeases
+) -> None:
+    live_id, _ = _queued(pg_engine)
+    assert originator.originate(live_id).result == "sent"
+    leases.reset()  # the lease store restarted empty
+    second_id, _ = _queued(pg_engine, number="+12125550122")
+    assert originator.originate(second_id).result == "sent"
+    held = leases.leases(T0.timestamp())
+    assert live_id in held  # rebuilt from the originating attempt
+    assert second_id in held
+    with Session(pg_engine) as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(CallAttempt)) == 2
