@@ -100,3 +100,26 @@ ORIGINATE_TASKS = Counter(
     "scheduler), duplicate (already claimed: nothing sent), cancelled, missing, unknown.",
     ["result"],
 )
+
+# -- scheduler (dialer.scheduler) -------------------------------------------------------------
+RECIPIENTS_PENDING = Gauge(
+    "dialer_recipients_pending",
+    "Recipients still pending in a running campaign (refreshed at most every 15 s).",
+    ["campaign"],
+)
+RECIPIENTS_BLOCKED = Counter(
+    "dialer_recipients_blocked_total",
+    "Recipients the scheduler held back or skipped at admission, by reason "
+    "(dnc, unknown_zone, no_window, after_end, outside_window).",
+    ["reason"],
+)
+SCHEDULER_TICK_SECONDS = Histogram(
+    "dialer_scheduler_tick_seconds",
+    "Wall seconds one scheduler tick took.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+SCHEDULER_ADMITTED = Counter(
+    "dialer_scheduler_admitted_total",
+    "Call attempts the scheduler queued, by campaign id.",
+    ["campaign"],
+)

@@ -1,0 +1,237 @@
+"""How many recipients each running campaign may be given this tick.
+
+For one campaign the answer is the smaller of two things:
+
+* **free channels**: the least, over every scope with a limit (the campaign's
+  ``pacing.max_channels``, its trunk's ``max_channels``, the nodes' ``max_channels`` summed), of
+  ``limit − calls up in that scope − attempts queued against it``. "Calls up" is the lease
+  backend's count, or the database's live attempts if that is higher (a lease backend that lost
+  its state counts nothing, and the scheduler must not read that as "all free");
+* **the pacing budget**: ``ceil(cps × tick_seconds) + lookahead`` minus the attempts already
+  queued, for the campaign's cps and for its trunk's cps (shared by the trunk's campaigns).
+
+A queued attempt counts against every limit until a worker claims it, so running a tick twice
+admits nothing the second time.
+
+Limits shared by several campaigns (a trunk's channels and cps, the nodes) are divided by
+water-filling (max-min fairness): every campaign's share grows by the same step until its own
+limit or a shared one is reached, so a campaign that needs little leaves the rest to the
+others. The integer remainder goes round in an order that rotates every tick.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar, cast
+
+import sqlalchemy as sa
+from sqlalchemy import Connection
+
+from dialer.campaigns.model import CampaignConfig
+from dialer.config import Settings
+from dialer.db.models import CallAttempt
+from dialer.leases.backend import LeaseBackend, Scope
+from dialer.trunks import TrunkConfig
+
+#: A shared limit: ("trunk_channels", name), ("trunk_cps", name) or ("nodes", "all").
+Pool = tuple[str, str]
+K = TypeVar("K", bound=Hashable)
+P = TypeVar("P", bound=Hashable)
+
+
+@dataclass(frozen=True)
+class RunningCampaign:
+    """A campaign the scheduler may admit recipients for this tick."""
+
+    id: int
+    config: CampaignConfig
+    trunk: TrunkConfig
+
+
+@dataclass
+class Occupancy:
+    """Attempts the database holds as queued or live, by scope (one grouped query)."""
+
+    queued_by_campaign: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    live_by_campaign: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    queued_by_trunk: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    live_by_trunk: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    live_by_node: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    queued_total: int = 0
+
+
+def occupancy(conn: Connection) -> Occupancy:
+    """Queued and live attempts by campaign, trunk and node.
+
+    Only attempts in a live state are read (index ``ix_call_attempts_state_changed``): there are
+    never more of them than there are channels, whatever the size of the lists.
+    """
+    table = cast(sa.Table, CallAttempt.__table__)
+    rows = conn.execute(
+        sa.select(
+            table.c.campaign_id, table.c.trunk, table.c.fs_node, table.c.state, sa.func.count()
+        )
+        .where(table.c.state.in_(("queued", "originating", "ringing", "answered")))
+        .group_by(table.c.campaign_id, table.c.trunk, table.c.fs_node, table.c.state)
+    )
+    found = Occupancy()
+    for campaign_id, trunk, node, state, count in rows:
+        if state == "queued":
+            found.queued_total += count
+            if campaign_id is not None:
+                found.queued_by_campaign[campaign_id] += count
+            if trunk is not None:
+                found.queued_by_trunk[trunk] += count
+        else:
+            if campaign_id is not None:
+                found.live_by_campaign[campaign_id] += count
+            if trunk is not None:
+                found.live_by_trunk[trunk] += count
+            if node is not None:
+                found.live_by_node[node] += count
+    return found
+
+
+def pacing_budget(cps: float, tick_seconds: float, lookahead: int, queued: int) -> int:
+    """New calls one tick may queue at ``cps``: ``ceil(cps × tick) + lookahead − queued``."""
+    return max(0, math.ceil(cps * tick_seconds - 1e-9) + lookahead - queued)
+
+
+@dataclass(frozen=True)
+class CampaignCapacity:
+    """What one campaign may be given before sharing: its own limits and its shared pools."""
+
+    free_channels: int
+    budget: int
+    pools: tuple[Pool, ...]
+
+    @property
+    def own(self) -> int:
+        return max(0, min(self.free_channels, self.budget))
+
+
+@dataclass(frozen=True)
+class CapacityPlan:
+    campaigns: dict[int, CampaignCapacity]
+    pools: dict[Pool, int]
+
+
+def plan_capacity(
+    campaigns: Sequence[RunningCampaign],
+    *,
+    leases: LeaseBackend,
+    settings: Settings,
+    now: float,
+    found: Occupancy,
+    tick_seconds: float,
+    lookahead: int,
+) -> CapacityPlan:
+    """Each campaign's own limit and the free room in every shared pool, at ``now``."""
+    pools: dict[Pool, int] = {}
+    trunks = {c.trunk.name: c.trunk for c in campaigns}
+    for name, trunk in trunks.items():
+        queued = found.queued_by_trunk.get(name, 0)
+        if trunk.max_channels is not None:
+            up = max(
+                leases.count(Scope("trunk", name, trunk.max_channels), now),
+                found.live_by_trunk.get(name, 0),
+            )
+            pools[("trunk_channels", name)] = max(0, trunk.max_channels - up - queued)
+        if trunk.cps is not None:
+            pools[("trunk_cps", name)] = pacing_budget(trunk.cps, tick_seconds, lookahead, queued)
+    nodes = settings.nodes
+    if nodes:
+        room = 0
+        for node in nodes:
+            up = max(
+                leases.count(Scope("node", node.name, node.max_channels), now),
+                found.live_by_node.get(node.name, 0),
+            )
+            room += max(0, node.max_channels - up)
+        pools[("nodes", "all")] = max(0, room - found.queued_total)
+
+    planned: dict[int, CampaignCapacity] = {}
+    for campaign in campaigns:
+        pacing = campaign.config.pacing
+        queued = found.queued_by_campaign.get(campaign.id, 0)
+        up = max(
+            leases.count(Scope("campaign", str(campaign.id), pacing.max_channels), now),
+            found.live_by_campaign.get(campaign.id, 0),
+        )
+        own_free = max(0, pacing.max_channels - up - queued)
+        mine: tuple[Pool, ...] = tuple(
+            pool
+            for pool in (
+                ("trunk_channels", campaign.trunk.name),
+                ("trunk_cps", campaign.trunk.name),
+                ("nodes", "all"),
+            )
+            if pool in pools
+        )
+        free = min([own_free, *(pools[p] for p in mine if p[0] != "trunk_cps")])
+        budget = min(
+            [
+                pacing_budget(pacing.cps, tick_seconds, lookahead, queued),
+                *(pools[p] for p in mine if p[0] == "trunk_cps"),
+            ]
+        )
+        planned[campaign.id] = CampaignCapacity(max(0, free), max(0, budget), mine)
+    return CapacityPlan(planned, pools)
+
+
+def rotated(ids: Sequence[K], turn: int) -> list[K]:
+    """``ids`` rotated left by ``turn`` (mod its length): who goes first changes every tick."""
+    if not ids:
+        return []
+    shift = turn % len(ids)
+    return [*ids[shift:], *ids[:shift]]
+
+
+def water_fill(
+    demands: Mapping[K, int],
+    pools_of: Mapping[K, Sequence[P]],
+    pools: Mapping[P, int],
+    order: Sequence[K],
+) -> dict[K, int]:
+    """Max-min fair integer shares of ``pools`` for ``demands``.
+
+    Every claimant in ``order`` takes the same step at a time, never more than its demand nor
+    more than any of its pools has left; when no equal step is possible the remaining units
+    go one each in ``order``. A claimant that needs little leaves its share to the others.
+    """
+    left = dict(pools)
+    given: dict[K, int] = dict.fromkeys(order, 0)
+    active = [k for k in order if demands.get(k, 0) > 0]
+    while active:
+        members: dict[P, int] = defaultdict(int)
+        for k in active:
+            for pool in pools_of.get(k, ()):
+                members[pool] += 1
+        steps: dict[K, int] = {}
+        for k in active:
+            step = demands[k] - given[k]
+            for pool in pools_of.get(k, ()):
+                step = min(step, left[pool] // members[pool])
+            steps[k] = step
+        if any(steps.values()):
+            for k, step in steps.items():
+                given[k] += step
+                for pool in pools_of.get(k, ()):
+                    left[pool] -= step
+        else:
+            # Fewer units than claimants somewhere: one each, in the rotating order.
+            for k in active:
+                if given[k] < demands[k] and all(left[p] > 0 for p in pools_of.get(k, ())):
+                    given[k] += 1
+                    for pool in pools_of.get(k, ()):
+                        left[pool] -= 1
+        still = [
+            k
+            for k in active
+            if given[k] < demands[k] and all(left[p] > 0 for p in pools_of.get(k, ()))
+        ]
+        active = still
+    return given
