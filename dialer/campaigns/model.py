@@ -54,14 +54,18 @@ class CallerId(_Strict):
 
 
 class Pacing(_Strict):
-    max_channels: int = Field(gt=0, le=100_000, description="Concurrent calls at most.")
-    cps: float = Field(gt=0, le=1000, description="New calls per second at most.")
+    max_channels: StrictInt = Field(gt=0, le=100_000, description="Concurrent calls at most.")
+    cps: StrictFloat = Field(gt=0, le=1000, description="New calls per second at most.")
 
 
 class RetryRule(_Strict):
-    delay: int = Field(ge=0, description="Seconds to wait after this outcome.")
-    max_attempts: int = Field(ge=1, le=100, description="Attempts in all, the first included.")
-    backoff: float = Field(default=1.0, ge=1.0, le=10.0, description="Delay multiplier per try.")
+    delay: StrictInt = Field(ge=0, description="Seconds to wait after this outcome.")
+    max_attempts: StrictInt = Field(
+        ge=1, le=100, description="Attempts in all, the first included."
+    )
+    backoff: StrictFloat = Field(
+        default=1.0, ge=1.0, le=10.0, description="Delay multiplier per try."
+    )
 
     def delay_after(self, attempts_made: int) -> float:
         """Seconds to wait after the ``attempts_made``-th attempt ended with this outcome."""
@@ -80,8 +84,8 @@ class CampaignConfig(_Strict):
     trunk: str = Field(default=DEFAULT_TRUNK, pattern=r"^[A-Za-z0-9_.-]+$", max_length=64)
     pacing: Pacing
     schedule: Schedule = Field(default_factory=Schedule)
-    ring_timeout: int = Field(default=30, ge=5, le=300, description="Seconds to ring.")
-    max_duration: int = Field(default=300, ge=10, le=14_400, description="Seconds per call.")
+    ring_timeout: StrictInt = Field(default=30, ge=5, le=300, description="Seconds to ring.")
+    max_duration: StrictInt = Field(default=300, ge=10, le=14_400, description="Seconds per call.")
     retries: dict[RetryOutcome, RetryRule] = Field(default_factory=dict)
     metadata: dict[str, MetadataValue] = Field(default_factory=dict)
 
@@ -138,18 +142,57 @@ _BOUNDS = {
 }
 
 
+#: The last ``loc`` part pydantic adds for each member of a union of plain types.
+_UNION_MEMBERS = {"int": "an integer", "str": "a string", "float": "a number", "bool": "a boolean"}
+
+
+#: Type errors said plainly (a YAML ``yes`` is not 1, nor ``"10"`` a number).
+_TYPES = {
+    "int_type": "an integer (a whole number, no quotes)",
+    "float_type": "a number (no quotes)",
+    "string_type": "text",
+    "dict_type": "a mapping of keys to values",
+    "list_type": "a list",
+    "model_type": "a mapping of keys to values",
+}
+
+
 def validation_problems(exc: ValidationError) -> list[str]:
-    """``field.path: message`` for every error, as a user reads them."""
-    problems = []
+    """``field.path: message`` for every error, as a user reads them.
+
+    A value that fits no member of a union (``lists`` items: id or name) is one problem,
+    ``lists.0: must be an integer or a string``, not one per member.
+    """
+    problems: list[str] = []
+    unions: dict[str, list[str]] = {}
     for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "campaign"
+        loc = [str(p) for p in err["loc"]]
+        if len(loc) > 1 and loc[-1] in _UNION_MEMBERS:
+            where = ".".join(loc[:-1])
+            if where not in unions:
+                unions[where] = []
+                problems.append(where)  # placeholder, filled in below
+            unions[where].append(_UNION_MEMBERS[loc[-1]])
+            continue
+        where = ".".join(loc) or "campaign"
         message = str(err["msg"]).removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             message = "unknown key (not part of the campaign format)"
+        elif err["type"] == "missing":
+            message = "required"
+        elif err["type"] in _TYPES:
+            message = f"must be {_TYPES[err['type']]}"
+        elif err["type"] == "too_short" and err.get("ctx", {}).get("min_length") == 1:
+            message = "must not be empty"
         elif err["type"] in _BOUNDS:
             symbol, key = _BOUNDS[err["type"]]
             message = f"must be {symbol} {err['ctx'][key]:g}"
         problems.append(f"{where}: {message}")
+    for index, entry in enumerate(problems):
+        kinds = unions.get(entry)
+        if kinds is not None:
+            listed = ", ".join(kinds[:-1]) + " or " + kinds[-1] if len(kinds) > 1 else kinds[0]
+            problems[index] = f"{entry}: must be {listed}"
     return problems
 
 
