@@ -179,7 +179,7 @@ def test_start_dedupes_across_lists_and_skips_dnc(
                 Recipient.id.in_([row.recipient_id for row in rows.values()])
             )
         )
-        lists_of = dict(found)
+        lists_of = dict(found.all())
     info = get_campaign(engine, campaign_id)
     a, b, c = (ref.id for ref in info.lists)
     assert (lists_of[phone(3)], lists_of[phone(5)], lists_of[phone(1)]) == (a, b, a)
