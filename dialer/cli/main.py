@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from dialer.cli import db, dnc, lists
+from dialer.cli import campaigns, db, dnc, lists
 from dialer.cli.simulator import simulator_command
 
 app = typer.Typer(
@@ -15,6 +15,7 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.add_typer(lists.app, name="lists")
 app.add_typer(dnc.app, name="dnc")
+app.add_typer(campaigns.app, name="campaigns")
 app.command("simulator")(simulator_command)
 
 
