@@ -68,13 +68,13 @@ class Admission:
     exhausted: bool = False
 
 
-_HOURS: dict[tuple[int, str, tuple[CallingRule, ...]], CallingHours] = {}
+_HOURS: dict[tuple[int, str, tuple[str, ...]], CallingHours] = {}
 
 
 def calling_hours(campaign: RunningCampaign, rules: Sequence[CallingRule]) -> CallingHours:
     """One :class:`CallingHours` per campaign schedule, kept across ticks (it caches by day)."""
     schedule = campaign.config.schedule
-    key = (campaign.id, schedule.model_dump_json(), tuple(rules))
+    key = (campaign.id, schedule.model_dump_json(), tuple(r.model_dump_json() for r in rules))
     hours = _HOURS.get(key)
     if hours is None:
         if len(_HOURS) > 1000:
