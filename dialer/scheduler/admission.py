@@ -49,6 +49,8 @@ BY = "scheduler"
 OUTSIDE_WINDOW = "outside_window"
 # Ids per IN (...) list: well under SQLite's bound parameter limit.
 _CHUNK = 500
+# Attempts per multi-row INSERT (about 17 parameters each).
+_INSERT_ROWS = 200
 
 _CR = cast(sa.Table, CampaignRecipient.__table__)
 _RECIPIENTS = cast(sa.Table, Recipient.__table__)
@@ -265,5 +267,6 @@ def _settle(
         # A recipient changed meanwhile (cancelled, on SQLite where nothing is locked) gets
         # no attempt.
         attempts[:] = [a for a in attempts if a["campaign_recipient_id"] in won]
-        if attempts:
-            conn.execute(sa.insert(_ATTEMPTS), attempts)
+        # One multi-row INSERT per chunk: an executemany costs a statement per row.
+        for start in range(0, len(attempts), _INSERT_ROWS):
+            conn.execute(sa.insert(_ATTEMPTS).values(attempts[start : start + _INSERT_ROWS]))
