@@ -90,7 +90,8 @@ def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
         yield values[start : start + _CHUNK]
 
 
-def _due(conn: Connection, campaign_id: int, now: datetime, limit: int) -> list[sa.Row[Any]]:
+def due_query(dialect: str, campaign_id: int, now: datetime, limit: int) -> sa.Select[Any]:
+    """The due recipients of one campaign, earliest first, with their phone and zones."""
     query = (
         sa.select(
             _CR.c.id,
@@ -107,16 +108,18 @@ def _due(conn: Connection, campaign_id: int, now: datetime, limit: int) -> list[
         )
         .limit(limit)
     )
-    if conn.dialect.name == "postgresql":
+    if dialect == "postgresql":
         # The index is (campaign_id, status, next_attempt_at) without id: ordering ties by id
-        # would sort every recipient sharing the earliest next_attempt_at (a fresh campaign:
-        # all of them). Ties come in index order instead, which is as fair and costs only
-        # the rows taken.
-        query = query.order_by(_CR.c.next_attempt_at).with_for_update(of=_CR, skip_locked=True)
-    else:
-        # SQLite indexes end with the rowid (= id): this order is the index's own.
-        query = query.order_by(_CR.c.next_attempt_at, _CR.c.id)
-    return list(conn.execute(query))
+        # would sort every recipient sharing the earliest next_attempt_at (a campaign just
+        # started: all of them, since they are all due at its start). Ties come in index
+        # order instead, which costs only the rows taken.
+        return query.order_by(_CR.c.next_attempt_at).with_for_update(of=_CR, skip_locked=True)
+    # SQLite indexes end with the rowid (= id): this order is the index's own.
+    return query.order_by(_CR.c.next_attempt_at, _CR.c.id)
+
+
+def _due(conn: Connection, campaign_id: int, now: datetime, limit: int) -> list[sa.Row[Any]]:
+    return list(conn.execute(due_query(conn.dialect.name, campaign_id, now, limit)))
 
 
 def _still_running(conn: Connection, campaign_id: int) -> bool:

@@ -804,3 +804,46 @@ def test_run_scheduler_survives_a_failing_tick(clock: FrozenClock, leases: Memor
     )
     timer.cancel()
     assert ticks >= 1
+
+
+# -- crash safety and cost --------------------------------------------------------------------
+
+
+def test_a_failed_admission_changes_nothing(
+    engine: Engine, run: Ticker, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dialer.scheduler import admission
+
+    campaign = make_campaign(engine, pacing={"max_channels": 5, "cps": 100})
+    ids = add_recipients(engine, campaign, 5)
+    original = admission._settle
+
+    def settle_then_fail(*args: Any, **kwargs: Any) -> None:
+        original(*args, **kwargs)  # every row written, then the connection drops
+        raise sa.exc.OperationalError("INSERT", {}, ConnectionError("server closed"))
+
+    monkeypatch.setattr(admission, "_settle", settle_then_fail)
+    report = run()
+    assert report.campaigns[campaign].admitted == 0
+    assert "OperationalError" in (report.campaigns[campaign].error or "")
+    assert attempts_of(engine) == []
+    assert {recipient(engine, i).status for i in ids} == {"pending"}
+    monkeypatch.setattr(admission, "_settle", original)
+    clock.advance(1)
+    assert run().campaigns[campaign].admitted == 5
+
+
+@pytest.mark.postgres
+def test_due_query_is_index_driven_without_a_sort(pg_engine: Engine) -> None:
+    from dialer.scheduler.admission import due_query
+
+    campaign = make_campaign(pg_engine)
+    add_recipients(pg_engine, campaign, 200)
+    compiled = due_query("postgresql", campaign, T0, 100).compile(dialect=pg_engine.dialect)
+    with pg_engine.begin() as conn:
+        conn.exec_driver_sql("SET LOCAL enable_seqscan = off")  # a tiny table would be scanned
+        plan = "\n".join(
+            row[0] for row in conn.exec_driver_sql(f"EXPLAIN {compiled}", compiled.params)
+        )
+    assert "ix_campaign_recipients_due" in plan
+    assert "Sort" not in plan, plan
