@@ -34,7 +34,7 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
-from dialer.campaigns.schedule import CallingHours, CallingRule
+from dialer.campaigns.schedule import CallingHours, CallingRule, Schedule
 from dialer.db.models import CallAttempt, Campaign, CampaignRecipient, Recipient
 from dialer.lists.store import numbers_on_dnc
 from dialer.scheduler.capacity import RunningCampaign
@@ -73,10 +73,11 @@ class Admission:
 _HOURS: dict[tuple[int, str, tuple[str, ...]], CallingHours] = {}
 
 
-def calling_hours(campaign: RunningCampaign, rules: Sequence[CallingRule]) -> CallingHours:
+def calling_hours(
+    campaign_id: int, schedule: Schedule, rules: Sequence[CallingRule]
+) -> CallingHours:
     """One :class:`CallingHours` per campaign schedule, kept across ticks (it caches by day)."""
-    schedule = campaign.config.schedule
-    key = (campaign.id, schedule.model_dump_json(), tuple(r.model_dump_json() for r in rules))
+    key = (campaign_id, schedule.model_dump_json(), tuple(r.model_dump_json() for r in rules))
     hours = _HOURS.get(key)
     if hours is None:
         if len(_HOURS) > 1000:

@@ -12,14 +12,19 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
-from dialer.db.models import CallAttempt, Campaign
+from dialer.campaigns.schedule import CallingHours
+from dialer.db.models import CallAttempt, Campaign, CampaignRecipient, Recipient
+from dialer.lists.store import numbers_on_dnc
+from dialer.scheduler.admission import BY, OUTSIDE_WINDOW
 
 log = logging.getLogger("dialer.scheduler")
 
@@ -32,6 +37,17 @@ Dispatch = Callable[[Sequence[str]], None]
 
 _ATTEMPTS = cast(sa.Table, CallAttempt.__table__)
 _CAMPAIGNS = cast(sa.Table, Campaign.__table__)
+_CR = cast(sa.Table, CampaignRecipient.__table__)
+_R = cast(sa.Table, Recipient.__table__)
+
+
+@dataclass
+class Redispatch:
+    """What the re-dispatcher selected: ids to send by campaign (None: single calls), and the
+    attempts it cancelled instead, by campaign and reason."""
+
+    ids: dict[int | None, list[str]] = field(default_factory=dict)
+    cancelled: dict[int, Counter[str]] = field(default_factory=dict)
 
 
 def select_for_redispatch(
@@ -40,17 +56,30 @@ def select_for_redispatch(
     now: datetime,
     redispatch_after: float = REDISPATCH_AFTER,
     limit: int = REDISPATCH_LIMIT,
-) -> dict[int | None, list[str]]:
-    """Mark the attempts to send again (``dispatched_at = now``); their ids by campaign.
+    hours: Mapping[int, CallingHours] | None = None,
+) -> Redispatch:
+    """Mark the attempts to send again (``dispatched_at = now``) and return their ids.
 
     Queued attempts of running campaigns and single calls (no campaign) that were never
     handed over, or whose ``not_before`` has passed, or whose hand-over is stale.
+
+    A campaign attempt may have waited a while (refused leases, a lost message): before it is
+    sent again its number is checked against the DNC list and its recipient's calling window
+    (``hours`` by campaign id) once more. One that may no longer be dialled is ``cancelled``
+    (never sent) and its recipient settled as admission would: ``skipped`` (``dnc``,
+    ``unknown_zone``, ``no_window``) or ``pending`` at its next open instant
+    (``blocked_reason='outside_window'``; its ``attempts`` keeps the cancelled one, whose
+    ``attempt_no`` stays taken).
     """
     stale = now - timedelta(seconds=redispatch_after)
     a = _ATTEMPTS
     query = (
-        sa.select(a.c.id, a.c.campaign_id)
-        .select_from(a.outerjoin(_CAMPAIGNS, _CAMPAIGNS.c.id == a.c.campaign_id))
+        sa.select(a.c.id, a.c.campaign_id, a.c.campaign_recipient_id, a.c.to_number, _R.c.timezones)
+        .select_from(
+            a.outerjoin(_CAMPAIGNS, _CAMPAIGNS.c.id == a.c.campaign_id)
+            .outerjoin(_CR, _CR.c.id == a.c.campaign_recipient_id)
+            .outerjoin(_R, _R.c.id == _CR.c.recipient_id)
+        )
         .where(
             a.c.state == "queued",
             sa.or_(a.c.campaign_id.is_(None), _CAMPAIGNS.c.status == "running"),
@@ -60,23 +89,88 @@ def select_for_redispatch(
         .order_by(a.c.state_changed_at)
         .limit(limit)
     )
+    found = Redispatch()
+    hours = hours or {}
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             query = query.with_for_update(of=a, skip_locked=True)
         rows = list(conn.execute(query))
         if not rows:
-            return {}
-        ids = [row.id for row in rows]
+            return found
+        listed = numbers_on_dnc(
+            conn, sorted({row.to_number for row in rows if row.campaign_id is not None})
+        )
+        send: list[Any] = []
+        for row in rows:
+            verdict = None
+            if row.campaign_id is not None and row.campaign_recipient_id is not None:
+                verdict = _recheck(row, listed, hours.get(row.campaign_id), now)
+            if verdict is None:
+                send.append(row)
+                continue
+            if _cancel(conn, row, verdict, now):
+                reasons = found.cancelled.setdefault(row.campaign_id, Counter())
+                reasons[verdict[0]] += 1
+        ids = [row.id for row in send]
         for start in range(0, len(ids), 500):
             conn.execute(
                 sa.update(a)
                 .where(a.c.id.in_(ids[start : start + 500]), a.c.state == "queued")
                 .values(dispatched_at=now)
             )
-    grouped: dict[int | None, list[str]] = {}
-    for row in rows:
-        grouped.setdefault(row.campaign_id, []).append(str(row.id))
-    return grouped
+    for row in send:
+        found.ids.setdefault(row.campaign_id, []).append(str(row.id))
+    return found
+
+
+def _recheck(
+    row: Any, listed: set[str], hours: CallingHours | None, now: datetime
+) -> tuple[str, datetime | None] | None:
+    """None if the attempt may be sent now; else (reason, next open instant or None)."""
+    if row.to_number in listed:
+        return ("dnc", None)
+    if hours is None:
+        return None
+    zones = tuple(row.timezones or ())
+    reason = hours.blocked_reason(zones, now, row.to_number)
+    if reason is None:
+        return None
+    if reason in ("unknown_zone", "after_end"):
+        return (reason, None)
+    opens = hours.next_open(zones, now, row.to_number)
+    return ("outside_window", opens) if opens is not None else ("no_window", None)
+
+
+def _cancel(
+    conn: Connection, row: Any, verdict: tuple[str, datetime | None], now: datetime
+) -> bool:
+    reason, opens = verdict
+    cancelled = conn.execute(
+        sa.update(_ATTEMPTS)
+        .where(_ATTEMPTS.c.id == row.id, _ATTEMPTS.c.state == "queued")
+        .values(
+            state="cancelled",
+            state_changed_at=now,
+            claimed_by=BY,
+            error=f"not sent: {reason} when it was due to be dispatched again",
+        )
+    )
+    if int(cancelled.rowcount or 0) != 1:
+        return False
+    if opens is not None:
+        values: dict[str, Any] = {
+            "status": "pending",
+            "next_attempt_at": opens,
+            "blocked_reason": OUTSIDE_WINDOW,
+        }
+    else:
+        values = {"status": "skipped", "final_outcome": reason, "blocked_reason": None}
+    conn.execute(
+        sa.update(_CR)
+        .where(_CR.c.id == row.campaign_recipient_id, _CR.c.status == "active")
+        .values(updated_at=now, **values)
+    )
+    return True
 
 
 def hand_over(engine: Engine, dispatch: Dispatch, ids: Sequence[str], *, now: datetime) -> bool:

@@ -101,6 +101,10 @@ class CampaignTick:
     capacity: int = 0
     #: Attempts whose hand-over to the broker raised (re-dispatched next tick).
     dispatch_failed: int = 0
+    #: Queued attempts cancelled instead of re-dispatched: their number went on the DNC list
+    #: or their window closed while they waited (their recipients are counted in ``skipped``
+    #: or ``blocked``).
+    recalled: int = 0
     #: Wall seconds spent admitting for this campaign.
     duration: float = 0.0
     error: str | None = None
@@ -115,6 +119,7 @@ class CampaignTick:
             "budget": self.budget,
             "capacity": self.capacity,
             "dispatch_failed": self.dispatch_failed,
+            "recalled": self.recalled,
             "duration": round(self.duration, 6),
             **({"error": self.error} if self.error else {}),
         }
@@ -362,8 +367,17 @@ def tick(
         running.append((campaign_id, config))
 
     # 2. re-dispatch what the broker never got (or lost)
-    resend = select_for_redispatch(engine, now=now, redispatch_after=redispatch_after)
-    for owner, ids in resend.items():
+    hours = {c: calling_hours(c, config.schedule, rules) for c, config in running}
+    resend = select_for_redispatch(engine, now=now, redispatch_after=redispatch_after, hours=hours)
+    for recalled_from, reasons in resend.cancelled.items():
+        recalled = report.campaign(recalled_from)
+        recalled.recalled += sum(reasons.values())
+        for reason, count in reasons.items():
+            if reason == "outside_window":
+                recalled.blocked += count
+            else:
+                recalled.skipped[reason] += count
+    for owner, ids in resend.ids.items():
         ok = hand_over(engine, dispatch, ids, now=now)
         if owner is None:
             report.redispatched_single += len(ids) if ok else 0
@@ -523,7 +537,13 @@ def _admit_one(
     started = time.perf_counter()
     try:
         with engine.begin() as conn:
-            admitted = admit(conn, campaign, slots, now=now, hours=calling_hours(campaign, rules))
+            admitted = admit(
+                conn,
+                campaign,
+                slots,
+                now=now,
+                hours=calling_hours(campaign.id, campaign.config.schedule, rules),
+            )
     except sa.exc.SQLAlchemyError as exc:
         log.exception("scheduler: admission for campaign %s failed", campaign.id)
         entry.error = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]

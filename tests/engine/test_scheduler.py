@@ -158,10 +158,11 @@ def set_attempts(engine: Engine, campaign_id: int | None = None, **values: Any) 
 
 
 def finish_queued(engine: Engine, campaign_id: int | None = None) -> int:
-    """Every queued attempt ends (completed) and its recipient is done: the channels free up."""
+    """Every queued or live attempt ends (completed) and its recipient is done: the channels
+    free up."""
     with engine.begin() as conn:
         query = sa.select(ATTEMPTS.c.id, ATTEMPTS.c.campaign_recipient_id).where(
-            ATTEMPTS.c.state == "queued"
+            ATTEMPTS.c.state.in_(("queued", "originating", "ringing", "answered"))
         )
         if campaign_id is not None:
             query = query.where(ATTEMPTS.c.campaign_id == campaign_id)
@@ -623,6 +624,7 @@ def test_after_end_pending_recipients_are_skipped_then_the_campaign_completes(
     )
     ids = add_recipients(engine, campaign, 5)
     assert run().campaigns[campaign].admitted == 2
+    set_attempts(engine, campaign, state="ringing")  # on the switch
     clock.set(end)
     report = run()
     assert report.ended == [campaign]
@@ -847,3 +849,44 @@ def test_due_query_is_index_driven_without_a_sort(pg_engine: Engine) -> None:
         )
     assert "ix_campaign_recipients_due" in plan
     assert "Sort" not in plan, plan
+
+
+def test_a_waiting_attempt_is_checked_again_before_it_is_re_dispatched(
+    engine: Engine, run: Ticker, clock: FrozenClock, dispatcher: Dispatcher
+) -> None:
+    """Refused leases held three attempts back past 20:00 in New York, one number went on the
+    DNC list meanwhile; Los Angeles is still open."""
+    campaign = make_campaign(engine)
+    people = [(phone(), NY), (phone(), NY), (phone(), LA)]
+    ny, listed, la = add_recipients(engine, campaign, people=people)
+    clock.set(datetime(2026, 6, 2, 23, 59, tzinfo=UTC))  # 19:59 EDT, 16:59 PDT
+    assert run().campaigns[campaign].admitted == 3
+    closed = datetime(2026, 6, 3, 0, 0, 30, tzinfo=UTC)
+    set_attempts(engine, campaign, dispatched_at=None, not_before=closed)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text("INSERT INTO dnc_numbers (phone_e164, source, added_at) VALUES (:p, 'x', :t)"),
+            {"p": people[1][0], "t": T0},
+        )
+    dispatcher.calls.clear()
+    clock.set(closed)
+    report = run()
+    entry = report.campaigns[campaign]
+    assert (entry.recalled, entry.blocked, dict(entry.skipped)) == (2, 1, {"dnc": 1})
+    by_recipient = {a.campaign_recipient_id: a for a in attempts_of(engine, campaign)}
+    assert dispatcher.ids == [str(by_recipient[la].id)]
+    assert by_recipient[la].state == "queued"
+    for cr_id in (ny, listed):
+        assert by_recipient[cr_id].state == "cancelled"
+        assert by_recipient[cr_id].claimed_by == "scheduler"
+    held = recipient(engine, ny)
+    assert (held.status, held.blocked_reason, held.attempts) == ("pending", "outside_window", 1)
+    assert held.next_attempt_at == datetime(2026, 6, 3, 13, 0, tzinfo=UTC)  # 09:00 EDT
+    assert (recipient(engine, listed).status, recipient(engine, listed).final_outcome) == (
+        "skipped",
+        "dnc",
+    )
+    # next morning the held recipient gets its next attempt number
+    clock.set(datetime(2026, 6, 3, 13, 0, tzinfo=UTC))
+    assert run().campaigns[campaign].admitted == 1
+    assert max(a.attempt_no for a in attempts_of(engine, campaign)) == 2
