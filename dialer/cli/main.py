@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from dialer.cli import campaigns, db, dnc, lists
+from dialer.cli.consumer import consumer_command
 from dialer.cli.simulator import simulator_command
 
 app = typer.Typer(
@@ -17,6 +18,7 @@ app.add_typer(lists.app, name="lists")
 app.add_typer(dnc.app, name="dnc")
 app.add_typer(campaigns.app, name="campaigns")
 app.command("simulator")(simulator_command)
+app.command("consumer")(consumer_command)
 
 
 def main() -> None:
