@@ -216,10 +216,10 @@ def start_campaign(engine: Engine, campaign_id: int, *, clock: Clock | None = No
     clock = clock or get_clock()
     now = clock.now()
     with Session(engine) as s, s.begin():
+        _transition(s, campaign_id, ("draft",), "started", now, status="running", started_at=now)
         config = _config(s, campaign_id)
         start = config.schedule.start
-        status = "scheduled" if start is not None and start > now else "running"
-        _transition(s, campaign_id, ("draft",), "started", now, status=status, started_at=now)
+        status = _running_or_scheduled(s, campaign_id, start, now)
         list_ids = [int(item) for item in config.lists]
         sizes = _list_sizes(s, list_ids)
         missing = [str(i) for i in list_ids if i not in sizes]
@@ -263,9 +263,8 @@ def resume_campaign(
     """
     now = (clock or get_clock()).now()
     with Session(engine) as s, s.begin():
-        start = _config(s, campaign_id).schedule.start
-        status = "scheduled" if start is not None and start > now else "running"
-        _transition(s, campaign_id, ("paused",), "resumed", now, status=status)
+        _transition(s, campaign_id, ("paused",), "resumed", now, status="running")
+        _running_or_scheduled(s, campaign_id, _config(s, campaign_id).schedule.start, now)
         return _infos(s, [campaign_id])[0]
 
 
@@ -381,6 +380,23 @@ def _transition(
     raise CampaignStateError(
         f"campaign {campaign_id} is {status}: only {_ALLOWED_WORDS[allowed]} campaign can be {verb}"
     )
+
+
+def _running_or_scheduled(
+    s: Session, campaign_id: int, start: datetime | None, now: datetime
+) -> str:
+    """Make a campaign just set ``running`` ``scheduled`` if its start is still ahead.
+
+    The compare-and-set comes first and the config is read after it, in the same transaction:
+    on SQLite a transaction that reads before it writes cannot take the write lock once
+    another writer has committed, while one that writes first simply waits its turn.
+    """
+    if start is None or start <= now:
+        return "running"
+    s.execute(
+        sa.update(_campaigns).where(_campaigns.c.id == campaign_id).values(status="scheduled")
+    )
+    return "scheduled"
 
 
 def _config(s: Session, campaign_id: int) -> CampaignConfig:
