@@ -417,15 +417,19 @@ def _resolve_lists(s: Session, wanted: Sequence[int | str]) -> list[int]:
             sa.or_(_lists.c.id.in_(ids), _lists.c.name.in_(names))
         )
     ).all()
-    by_id = {row.id: row.id for row in rows}
+    known_ids = {row.id for row in rows}
     by_name = {row.name: row.id for row in rows}
     resolved: list[int] = []
     unknown: list[str] = []
     for item in wanted:
-        found = by_id.get(item) if isinstance(item, int) else by_name.get(item.strip())
+        if isinstance(item, int):
+            found = item if item in known_ids else None
+            missing = f"unknown list id {item}"
+        else:
+            found = by_name.get(item.strip())
+            missing = f"unknown list {item.strip()!r}"
         if found is None:
-            unknown.append(f"unknown list id {item}" if isinstance(item, int) else
-                           f"unknown list {item.strip()!r}")  # fmt: skip
+            unknown.append(missing)
         elif found not in resolved:
             resolved.append(found)
     if unknown:

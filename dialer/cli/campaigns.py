@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -61,8 +62,15 @@ def _echo_json(data: Any) -> None:
     typer.echo(json.dumps(data))
 
 
-def _when(value: Any) -> str:
-    return "" if value is None else f"{value:%Y-%m-%d %H:%M:%S}Z"
+def _when(value: datetime | None) -> str:
+    return "" if value is None else f"{value.astimezone(UTC):%Y-%m-%d %H:%M:%S}Z"
+
+
+def _holidays(value: str | list[date] | None) -> str:
+    if not value:
+        return ""
+    shown = value if isinstance(value, str) else ", ".join(day.isoformat() for day in value)
+    return f", holidays {shown}"
 
 
 def _lists(info: CampaignInfo) -> str:
@@ -88,7 +96,7 @@ def _print_campaign(info: CampaignInfo) -> None:
                                                  if config.caller_id.name else "")),
         ("pacing", f"{info.pacing.max_channels} channels, {info.pacing.cps:g} calls/s"),
         ("window", f"{schedule.window} on {', '.join(schedule.days)}"
-                   + (f", holidays {schedule.holidays}" if schedule.holidays else "")),
+                   + _holidays(schedule.holidays)),
         ("start / end", f"{_when(schedule.start) or 'at once'} / {_when(schedule.end) or '-'}"),
         ("ring timeout", f"{config.ring_timeout}s, calls at most {config.max_duration}s"),
         ("retries", ", ".join(f"{o}: {r.max_attempts} attempts, {r.delay}s"
