@@ -153,6 +153,7 @@ class Consumer:
         self._sessions = session_factory(engine)
         self._queue: gevent.queue.Queue[Any] = gevent.queue.Queue()
         self._unmatched: list[Incoming] = []
+        self._fences: dict[str, frozenset[str]] = {}  # Job-UUID → the snapshot it fences
         self._active: dict[uuid.UUID, str] = {}
         self._gauge_labels: set[str] = set()
         self._writer: gevent.Greenlet[[], None] | None = None
@@ -207,6 +208,11 @@ class Consumer:
     # -- the ESL side (never blocks) -----------------------------------------------------------
 
     def _on_event(self, event: Event) -> None:
+        if self._fences and event.name == JOB_EVENT:
+            channels = self._fences.pop(event.job_uuid or "", None)
+            if channels is not None:  # every event received before it is queued already
+                self._queue.put(_Reconcile(channels))
+                return
         attempt_id = attempt_of(event)
         if attempt_id is not None:
             self._queue.put(Incoming(attempt_id, event, time.monotonic()))
@@ -219,16 +225,24 @@ class Consumer:
             log.warning("consumer disconnected node=%s error=%s", self.name, error)
 
     def _snapshot(self) -> None:
-        """Ask the switch what is up, then let the writer reconcile in turn."""
+        """Ask the switch what is up, then let the writer reconcile in turn.
+
+        The api reply is read ahead of events that came before it (those wait for the
+        dispatcher), so the snapshot is queued behind a fence: the BACKGROUND_JOB of a
+        ``bgapi status`` sent after the reply. By the time the handler sees that job, every
+        event received before the reply has been queued, and the writer persists them first.
+        """
         if self._stopping:
             return
+        fence = str(uuid.uuid4())
         try:
             reply = self.client.api("show channels as json")
-            channels = parse_channels(reply)
+            self._fences.clear()  # an older connection's fences will never come
+            self._fences[fence] = frozenset(parse_channels(reply))
+            self.client.bgapi("status", job_uuid=fence)
         except Exception as exc:  # lost again, or a reply we cannot read: the next connect
+            self._fences.pop(fence, None)
             log.warning("consumer reconcile skipped node=%s error=%s", self.name, exc)
-            return
-        self._queue.put(_Reconcile(frozenset(channels)))
 
     # -- the writer ----------------------------------------------------------------------------
 

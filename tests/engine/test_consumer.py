@@ -348,6 +348,19 @@ def test_restarted_consumer_reconciles_calls_that_ended_meanwhile(rig: Rig) -> N
     assert rig.leased() == 0
 
 
+def test_a_reconcile_waits_for_the_events_received_before_its_snapshot(rig: Rig) -> None:
+    consumer = rig.consumer()
+    rig.sim.faults.delay_events(0.3)  # the hangup reaches us after the channel is gone
+    aid = rig.attempt()
+    rig.dial(aid, "busy")
+    assert wait_until(lambda: str(aid) in {f["uuid"] for f in rig.sim.facts.of("hangup")}, 3)
+    consumer._snapshot()  # as after a reconnect: show channels no longer lists the call
+    assert wait_until(lambda: consumer.reconciles >= 2, 3)
+    rig.wait_state([aid], "ended")
+    row = rig.row(aid)
+    assert (row.outcome, row.hangup_cause, row.error) == ("busy", "USER_BUSY", None)
+
+
 def test_young_attempts_are_left_to_a_later_look(rig: Rig) -> None:
     with Session(rig.engine) as s:
         young = make_attempt(s, sent_at=rig.clock.now()).id  # just claimed: no channel yet
