@@ -890,3 +890,27 @@ def test_a_waiting_attempt_is_checked_again_before_it_is_re_dispatched(
     clock.set(datetime(2026, 6, 3, 13, 0, tzinfo=UTC))
     assert run().campaigns[campaign].admitted == 1
     assert max(a.attempt_no for a in attempts_of(engine, campaign)) == 2
+
+
+def test_run_scheduler_takes_a_gevent_event(
+    engine: Engine, clock: FrozenClock, leases: MemoryLeases
+) -> None:
+    import gevent.event
+
+    stop = gevent.event.Event()
+    reports: list[TickReport] = []
+
+    def on_tick(report: TickReport) -> None:
+        reports.append(report)
+        stop.set()
+
+    ticks = run_scheduler(
+        engine,
+        leases=leases,
+        dispatch=Dispatcher(),
+        settings=settings(),
+        clock=clock,
+        stop=stop,
+        on_tick=on_tick,
+    )
+    assert (ticks, len(reports)) == (1, 1)
