@@ -414,8 +414,11 @@ def tick(
             rules=rules,
         )
 
-    # 5. completion
+    # 5. completion (a campaign that admitted someone now has an active recipient)
     for campaign_id, _config in running:
+        this = report.campaigns.get(campaign_id)
+        if this is not None and this.admitted:
+            continue
         try:
             if _complete(engine, campaign_id, clock):
                 report.completed.append(campaign_id)
