@@ -6,6 +6,10 @@ sends them again. A queued attempt whose ``dispatched_at`` is older than ``redis
 lost its message (a Redis restarted, a worker died holding it unacknowledged) and is sent
 again: a second delivery is harmless, the worker's compare-and-set (``state='queued'`` →
 ``originating``) lets only one of them dial.
+
+An attempt sent again has waited, perhaps across the end of its recipient's calling window
+or while its number went on the DNC list: both are checked once more first, and an attempt
+that may no longer be dialled is cancelled instead (:func:`select_for_redispatch`).
 """
 
 from __future__ import annotations

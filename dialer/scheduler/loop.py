@@ -4,8 +4,8 @@ One :func:`tick` is one admission round:
 
 1. ``scheduled`` campaigns whose ``schedule.start`` has passed become ``running``; running
    campaigns past ``schedule.end`` have their pending recipients ``skipped``/``after_end``;
-2. queued attempts that must be handed to the broker (again) are dispatched
-   (:mod:`dialer.scheduler.dispatch`);
+2. queued attempts that must be handed to the broker (again) are dispatched, after their
+   DNC and window checks are repeated (:mod:`dialer.scheduler.dispatch`);
 3. each running campaign's capacity is computed and shared (:mod:`dialer.scheduler.capacity`);
 4. due recipients are admitted, one transaction per campaign, and the new attempt ids
    dispatched after the commit (:mod:`dialer.scheduler.admission`); campaigns that could not
