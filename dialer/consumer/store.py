@@ -119,6 +119,8 @@ def persist_batch(
         changed = _write(session, row.id, before, after, by=by, leases=leases, clock=clock,
                          max_duration=options.get("max_duration"))
         if not changed:
+            if after.state == "ended":  # someone else ended it first: it is not up either
+                result.activity.append((attempt_id, label, False))
             continue
         if after.state == "ended":
             result.finalised += 1

@@ -282,6 +282,27 @@ def test_answer_extends_the_lease_and_the_gauge_counts_the_call(rig: Rig) -> Non
     assert rig.leased() == 0
 
 
+def test_stage_events_are_stored(rig: Rig) -> None:
+    rig.consumer()
+    aid = rig.attempt()
+    rig.dial(aid, "silent_human")
+    rig.wait_state([aid], "answered")
+    factory = rig.sim.switch.factory
+    for subclass in ("dialer::amd", "other::module"):  # the second is not subscribed
+        headers = factory.prefix("CUSTOM", ("switch_event.c", "event_function", 1), subclass)
+        headers += [("Unique-ID", str(aid)), ("variable_dialer_attempt_id", str(aid)),
+                    ("dialer_amd_result", "HUMAN")]
+        rig.sim.faults.inject_event(headers)
+    assert wait_until(lambda: "dialer::amd" in [e.name for e in rig.events(aid)])
+    (stage,) = [e for e in rig.events(aid) if e.name == "dialer::amd"]
+    assert stage.payload["Event-Subclass"] == "dialer::amd"
+    assert stage.payload["dialer_amd_result"] == "HUMAN"
+    assert rig.state(aid) == "answered"  # stored; the lifecycle does not read them yet
+    rig.sender.api(f"uuid_kill {aid}")
+    rig.wait_state([aid], "ended")
+    assert "other::module" not in [e.name for e in rig.events(aid)]
+
+
 # -- duplicates, restarts, drops ------------------------------------------------------------
 
 
