@@ -28,7 +28,6 @@ counts at most every :data:`PENDING_REFRESH_SECONDS`.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import logging
 import threading
 import time
@@ -45,9 +44,10 @@ from sqlalchemy.orm import Session
 from dialer import metrics
 from dialer.campaigns.model import CampaignConfig, CampaignConfigError, parse_config
 from dialer.campaigns.schedule import CallingRule
+from dialer.campaigns.service import complete_if_done
 from dialer.clock import Clock, get_clock
 from dialer.config import ConfigError, Settings
-from dialer.db.models import CallAttempt, Campaign, CampaignRecipient
+from dialer.db.models import Campaign, CampaignRecipient
 from dialer.leases.backend import LeaseBackend
 from dialer.scheduler.admission import Admission, admit, calling_hours
 from dialer.scheduler.capacity import (
@@ -69,8 +69,6 @@ MAX_ROUNDS = 3
 
 _CAMPAIGNS = cast(sa.Table, Campaign.__table__)
 _CR = cast(sa.Table, CampaignRecipient.__table__)
-_ATTEMPTS = cast(sa.Table, CallAttempt.__table__)
-_OPEN_ATTEMPT_STATES = ("queued", "originating", "ringing", "answered")
 
 
 class StopEvent(Protocol):
@@ -245,42 +243,9 @@ def _skip_after_end(engine: Engine, campaign_id: int, now: datetime) -> int:
 # -- step 5: completion ---------------------------------------------------------------------
 
 
-def _private_complete_if_done(session: Session, campaign_id: int, *, clock: Clock) -> bool:
-    """A running campaign with no recipient pending or active and no open attempt completes."""
-    now = clock.now()
-    busy_recipient = sa.exists().where(
-        _CR.c.campaign_id == campaign_id, _CR.c.status.in_(("pending", "active"))
-    )
-    open_attempt = sa.exists().where(
-        _ATTEMPTS.c.campaign_id == campaign_id, _ATTEMPTS.c.state.in_(_OPEN_ATTEMPT_STATES)
-    )
-    done = session.execute(
-        sa.update(_CAMPAIGNS)
-        .where(
-            _CAMPAIGNS.c.id == campaign_id,
-            _CAMPAIGNS.c.status == "running",
-            ~busy_recipient,
-            ~open_attempt,
-        )
-        .values(status="completed", finished_at=now, updated_at=now)
-    )
-    return int(done.rowcount or 0) == 1  # type: ignore[attr-defined]
-
-
-def _completion() -> Callable[..., Any]:
-    """``dialer.campaigns.service.complete_if_done`` when it exists, else the private one."""
-    try:
-        service = importlib.import_module("dialer.campaigns.service")
-    except ImportError:
-        return _private_complete_if_done
-    found = getattr(service, "complete_if_done", None)
-    return found if callable(found) else _private_complete_if_done
-
-
 def _complete(engine: Engine, campaign_id: int, clock: Clock) -> bool:
-    complete_if_done = _completion()
     with Session(engine) as session, session.begin():
-        return bool(complete_if_done(session, campaign_id, clock=clock))
+        return complete_if_done(session, campaign_id, clock=clock)
 
 
 # -- metrics --------------------------------------------------------------------------------
