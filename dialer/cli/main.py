@@ -5,7 +5,9 @@ from __future__ import annotations
 import typer
 
 from dialer.cli import campaigns, db, dnc, lists
+from dialer.cli.call import call_command
 from dialer.cli.consumer import consumer_command
+from dialer.cli.run import run_command
 from dialer.cli.simulator import simulator_command
 
 app = typer.Typer(
@@ -19,6 +21,8 @@ app.add_typer(dnc.app, name="dnc")
 app.add_typer(campaigns.app, name="campaigns")
 app.command("simulator")(simulator_command)
 app.command("consumer")(consumer_command)
+app.command("run")(run_command)
+app.command("call")(call_command)
 
 
 def main() -> None:

@@ -1,0 +1,78 @@
+"""Task entry points: thin doors onto the library (DESIGN §3)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from celery import signals
+
+from dialer import metrics
+from dialer.originate.sweeper import sweep as run_sweep
+from dialer.runtime import start_metrics_server, tick_lock
+from dialer.scheduler import tick
+from dialer.services import process_services
+from workers.app import TICK_SECONDS, app
+
+log = logging.getLogger("dialer.workers")
+
+
+@app.task(name="dialer.originate", acks_late=True)  # type: ignore[untyped-decorator]
+def originate(attempt_id: str) -> str:
+    outcome = process_services().originator.originate(attempt_id)
+    metrics.ORIGINATE_TASKS.labels(result=outcome.result).inc()
+    return outcome.result
+
+
+def dispatch_originates(attempt_ids: Sequence[str]) -> None:
+    """Hand attempt ids to the originate queue (one message each, ids only)."""
+    for attempt_id in attempt_ids:
+        originate.apply_async(args=[attempt_id], queue="originate")
+
+
+@app.task(name="dialer.scheduler.tick")  # type: ignore[untyped-decorator]
+def scheduler_tick() -> dict[str, Any]:
+    services = process_services()
+    with tick_lock(services.settings, "tick", ttl=30) as held:
+        if not held:
+            return {"skipped": "another tick is running"}
+        report = tick(
+            services.engine,
+            leases=services.leases,
+            dispatch=dispatch_originates,
+            settings=services.settings,
+            clock=services.clock,
+            tick_seconds=TICK_SECONDS,
+        )
+        return {"admitted": report.admitted, "redispatched": report.redispatched}
+
+
+@app.task(name="dialer.sweep")  # type: ignore[untyped-decorator]
+def sweep() -> dict[str, Any]:
+    services = process_services()
+    with tick_lock(services.settings, "sweep", ttl=120) as held:
+        if not held:
+            return {"skipped": "another sweep is running"}
+        report = run_sweep(
+            services.engine, services.leases, services.pool, clock=services.clock
+        )
+        return {"leases_released": report.leases_released, "finalised": dict(report.finalised)}
+
+
+@signals.worker_process_init.connect  # type: ignore[untyped-decorator]
+def _process_init(**_: Any) -> None:
+    start_metrics_server(process_services().settings, "worker")
+
+
+@signals.worker_ready.connect  # type: ignore[untyped-decorator]
+def _ready(sender: Any = None, **_: Any) -> None:
+    # the gevent and solo pools run tasks in the main process: no worker_process_init there
+    pool = getattr(getattr(sender, "pool_cls", None), "__module__", "")
+    if "prefork" not in pool:
+        start_metrics_server(process_services().settings, "worker")
+
+
+@signals.beat_init.connect  # type: ignore[untyped-decorator]
+def _beat_init(**_: Any) -> None:
+    start_metrics_server(process_services().settings, "beat")
