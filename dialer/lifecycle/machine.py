@@ -166,7 +166,7 @@ def _evidence(name: str, headers: Mapping[str, Any], body: str) -> _Evidence | N
         return _Evidence(core_uuid=core)  # +OK <uuid>: the call is up on the switch
     if name in _CHANNEL_EVENTS:
         started = _first_usec(headers, "Caller-Channel-Created-Time", "variable_start_uepoch")
-        answered = _answered_at(headers)
+        answered = _answered_at(headers, started)
         if name == HANGUP_EVENT:
             ended = _first_usec(
                 headers, "Caller-Channel-Hangup-Time", "variable_end_uepoch",
@@ -194,12 +194,25 @@ def _evidence(name: str, headers: Mapping[str, Any], body: str) -> _Evidence | N
     return None  # CUSTOM stage events and the rest: stored, not (yet) part of the record
 
 
-def _answered_at(headers: Mapping[str, Any]) -> datetime | None:
+def _answered_at(headers: Mapping[str, Any], started: datetime | None) -> datetime | None:
+    """When the call was answered, from the most precise header there is: the answer
+    instant (µs), the time from start to answer (µs, ms), the answer epoch (s), the whole
+    seconds from start to answer. All are 0 on a call that was never answered (03)."""
     found = _first_usec(headers, "Caller-Channel-Answered-Time", "variable_answer_uepoch")
     if found is not None:
         return found
+    if started is not None:
+        for name, unit in (("variable_answerusec", 1), ("variable_answermsec", 1000)):
+            after = _int(headers.get(name))
+            if after:
+                return started + timedelta(microseconds=after * unit)
     seconds = _int(headers.get("variable_answer_epoch"))
-    return _EPOCH + timedelta(seconds=seconds) if seconds else None
+    if seconds:
+        return _EPOCH + timedelta(seconds=seconds)
+    after_s = _int(headers.get("variable_answersec"))
+    if started is not None and after_s:
+        return started + timedelta(seconds=after_s)
+    return None
 
 
 # -- merging ------------------------------------------------------------------------------

@@ -134,10 +134,31 @@ def test_err_job_first_then_hangup_complete_refines_the_end() -> None:
     assert (record.state, emitted) == ("ended", [])
 
 
+_ANSWER_HEADERS = ("Caller-Channel-Answered-Time", "variable_answer_uepoch",
+                   "variable_answerusec", "variable_answermsec")
+
+
+@pytest.mark.parametrize(
+    ("kept", "answered"),
+    [
+        ("variable_answerusec", 1795247935242798),  # start + 2020050 µs: exact
+        ("variable_answermsec", 1795247935242748),  # start + 2020 ms
+        ("variable_answersec", 1795247935222748),  # start + 2 s
+    ],
+)
+def test_hangup_before_answer_with_relative_answer_times(kept: str, answered: int) -> None:
+    progress, _answer, _job, hangup = _events(*ALL_CALLS[0])
+    relative = ("variable_answerusec", "variable_answermsec", "variable_answersec")
+    dropped = {*_ANSWER_HEADERS, "variable_answer_epoch", *relative} - {kept}
+    stripped = {k: v for k, v in hangup.items() if k not in dropped}
+    record, emitted = apply_all(START, [progress, stripped])
+    assert record.answered_at == us(answered)
+    assert (record.outcome, emitted) == ("completed", [CALL_INITIATED, ANSWERED, COMPLETED])
+
+
 def test_hangup_before_answer_with_only_answer_epoch() -> None:
     progress, answer, _job, hangup = _events(*ALL_CALLS[0])
-    stripped = {k: v for k, v in hangup.items()
-                if k not in ("Caller-Channel-Answered-Time", "variable_answer_uepoch")}
+    stripped = {k: v for k, v in hangup.items() if k not in _ANSWER_HEADERS}
     record, emitted = apply_all(START, [progress, stripped])
     assert record.answered_at == us(1795247935_000000)  # answer_epoch, whole seconds
     assert (record.outcome, emitted) == ("completed", [CALL_INITIATED, ANSWERED, COMPLETED])
