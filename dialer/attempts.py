@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from dialer.campaigns.model import CampaignConfig, CampaignConfigError, parse_config
 from dialer.campaigns.schedule import CallingHours
 from dialer.clock import Clock, get_clock
+from dialer.config import get_settings
 from dialer.db.models import (
     FINAL_RECIPIENT_STATUSES,
     CallAttempt,
@@ -117,7 +118,9 @@ def campaign_rules(campaign: Campaign) -> CampaignRules:
     except CampaignConfigError as exc:
         log.warning("campaign %s: stored config does not parse (%s); no retries", campaign.id, exc)
         config = None
-    rules = CampaignRules(config, CallingHours(config.schedule) if config else None)
+    # the operator's stricter rules (DIALER_CALLING_RULES) bind retries as they bind admission
+    strict = get_settings().calling_rules
+    rules = CampaignRules(config, CallingHours(config.schedule, strict) if config else None)
     with _rules_lock:
         if len(_rules_cache) >= _RULES_CACHE_LIMIT:
             _rules_cache.clear()

@@ -35,8 +35,9 @@ from dialer.db.models import CallAttempt, DncNumber
 from dialer.phone.reference import known_timezones
 from dialer.trunks import DEFAULT_TRUNK
 
-#: Only the legal hours apply to a single call: the caller chose the moment.
-LEGAL_HOURS = CallingHours(Schedule(window="08:00-21:00"))
+#: Only the legal hours apply to a single call (the caller chose the moment), with the
+#: operator's stricter rules.
+LEGAL_WINDOW = Schedule(window="08:00-21:00")
 
 
 class CallRequest(BaseModel):
@@ -134,9 +135,10 @@ def start_call(
     with Session(engine) as session:
         if session.get(DncNumber, request.to_number) is not None:
             raise CallError(f"{request.to_number} is on the do-not-call list")
-    reason = LEGAL_HOURS.blocked_reason(zones, now, request.to_number)
+    legal = CallingHours(LEGAL_WINDOW, settings.calling_rules)
+    reason = legal.blocked_reason(zones, now, request.to_number)
     if reason is not None:
-        opens = LEGAL_HOURS.next_open(zones, now, request.to_number)
+        opens = legal.next_open(zones, now, request.to_number)
         when = f"; it may be called from {opens.isoformat()}" if opens else ""
         raise CallError(
             f"{request.to_number} may not be called now ({reason.replace('_', ' ')}: "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
@@ -15,6 +16,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dialer.fs_nodes import NodeConfig, NodeConfigError, parse_nodes
 from dialer.trunks import TrunkConfig, TrunkConfigError, parse_trunks
+
+if TYPE_CHECKING:
+    from dialer.campaigns.schedule import CallingRule
 
 # The embedded simulator's address (``dialer simulator`` defaults).
 DEFAULT_FS_NODES = "fs1=esl://:ClueCon@127.0.0.1:8021"
@@ -58,6 +62,12 @@ class Settings(BaseSettings):
         description='Trunks as JSON: [{"name": "carrier", "dial": "sofia/gateway/carrier/'
         '{number}", "max_channels": 100, "cps": 10}]; unset means one trunk "default".',
     )
+    calling_rules_json: str | None = Field(
+        default=None,
+        alias="DIALER_CALLING_RULES",
+        description="Stricter calling-hour rules by E.164 prefix, as JSON (see "
+        "dialer.campaigns.schedule): applied on top of every campaign's window.",
+    )
     db_pool_size: int = Field(
         default=10,
         ge=1,
@@ -80,6 +90,27 @@ class Settings(BaseSettings):
         except TrunkConfigError as exc:
             raise PydanticCustomError("trunks", "{problem}", {"problem": str(exc)}) from None
         return value
+
+    @field_validator("calling_rules_json")
+    @classmethod
+    def _check_rules(cls, value: str | None) -> str | None:
+        from dialer.campaigns.schedule import parse_calling_rules
+
+        try:
+            parse_calling_rules(value or "")
+        except ValueError as exc:
+            raise PydanticCustomError("rules", "{problem}", {"problem": str(exc)}) from None
+        return value
+
+    @property
+    def calling_rules(self) -> list[CallingRule]:
+        """The stricter rules of ``DIALER_CALLING_RULES`` (none when unset)."""
+        from dialer.campaigns.schedule import parse_calling_rules
+
+        try:
+            return parse_calling_rules(self.calling_rules_json or "")
+        except ValueError as exc:
+            raise ConfigError(f"invalid configuration: DIALER_CALLING_RULES: {exc}") from None
 
     @property
     def trunks(self) -> list[TrunkConfig]:

@@ -159,6 +159,7 @@ class EmbeddedRun:
                 settings=settings,
                 clock=self.clock,
                 stop=self.stop,
+                rules=settings.calling_rules,
             ),
             gevent.spawn(self._sweep_loop, pool),
             *(

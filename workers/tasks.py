@@ -44,6 +44,7 @@ def scheduler_tick() -> dict[str, Any]:
             settings=services.settings,
             clock=services.clock,
             tick_seconds=TICK_SECONDS,
+            rules=services.settings.calling_rules,
         )
         return {"admitted": report.admitted, "redispatched": report.redispatched}
 

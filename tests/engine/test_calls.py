@@ -138,3 +138,16 @@ def test_an_unknown_trunk_is_an_error(engine: Engine) -> None:
     with pytest.raises(CallError, match="unknown trunk 'nope'"):
         start_call(engine, request, idempotency_key=None, settings=Settings(),
                    clock=FrozenClock(T0))
+
+
+def test_the_operators_stricter_rules_bind_single_calls(engine: Engine) -> None:
+    rules = '[{"name": "stricter", "prefixes": ["+1212"], "window": "08:00-20:00"}]'
+    settings = Settings(DIALER_CALLING_RULES=rules)
+    evening = FrozenClock(datetime(2026, 6, 3, 0, 30, tzinfo=UTC))  # 20:30 in New York
+    request = parse_call_request(BODY)
+    with pytest.raises(CallError, match="may not be called now"):
+        start_call(engine, request, idempotency_key=None, settings=settings, clock=evening)
+    # without the rule 20:30 is inside the legal 08:00-21:00
+    placed = start_call(engine, request, idempotency_key=None, settings=Settings(),
+                        clock=evening)
+    assert placed.created
