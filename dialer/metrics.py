@@ -100,6 +100,11 @@ ORIGINATE_TASKS = Counter(
     "scheduler), duplicate (already claimed: nothing sent), cancelled, missing, unknown.",
     ["result"],
 )
+SWEEPER_REPAIRS = Counter(
+    "dialer_sweeper_repairs_total",
+    "What the sweeper repaired: orphan_lease, stuck_originating, stuck_ringing, stuck_answered.",
+    ["kind"],
+)
 
 # -- scheduler (dialer.scheduler) -------------------------------------------------------------
 RECIPIENTS_PENDING = Gauge(

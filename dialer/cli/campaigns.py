@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -287,3 +289,24 @@ def wait_command(
         _print_status(status)
     if final is None:
         raise typer.Exit(1)
+
+
+@app.command("sample")
+def sample_command(
+    path: Path = typer.Argument(..., help="Where to write the sample YAML (never overwritten)."),
+) -> None:
+    """Write the sample campaign that ships with the dialer (it calls the "Sample list")."""
+    data = (resources.files("dialer") / "samples" / "campaign.yaml").read_bytes()
+    try:
+        with path.open("xb") as out:
+            out.write(data)
+    except FileExistsError:
+        fail(f"{path} exists; not overwriting it")
+    except OSError as exc:
+        fail(f"cannot write {path}: {exc.strerror or exc}")
+    out_console.print(
+        f"sample campaign written to {path}; create it with: "
+        f"dialer campaigns create {shlex.quote(str(path))}",
+        highlight=False,
+        markup=False,
+    )
