@@ -34,6 +34,7 @@ from dialer.originate.pool import NodePool
 from dialer.originate.rebuild import rebuild_leases
 from dialer.originate.sweeper import sweep
 from dialer.originate.worker import Originator
+from dialer.runtime import start_metrics_server
 from dialer.scheduler import run_scheduler
 from dialer.simulator import Simulator
 from dialer.simulator.clock import SimClock
@@ -136,6 +137,7 @@ class EmbeddedRun:
         settings = self.settings
         if self.options.simulate is not None:
             settings = settings.model_copy(update={"fs_nodes": _nodes_json(self.nodes)})
+        start_metrics_server(settings, "run")
         report = RunReport(started_at=self.clock.now())
         for campaign_id in self.options.campaigns:
             self._start_if_draft(campaign_id)

@@ -128,3 +128,8 @@ SCHEDULER_ADMITTED = Counter(
     "Call attempts the scheduler queued, by campaign id.",
     ["campaign"],
 )
+LEASES_HELD = Gauge(
+    "dialer_leases_held",
+    "Channel leases held per scope (campaign id, trunk, node), as the scheduler last counted.",
+    ["scope", "name"],
+)

@@ -30,6 +30,7 @@ from typing import TypeVar, cast
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
+from dialer import metrics
 from dialer.campaigns.model import CampaignConfig
 from dialer.config import Settings
 from dialer.db.models import CallAttempt
@@ -140,6 +141,7 @@ def plan_capacity(
                 found.live_by_trunk.get(name, 0),
             )
             pools[("trunk_channels", name)] = max(0, trunk.max_channels - up - queued)
+            _observe("trunk", name, up, trunk.max_channels)
         if trunk.cps is not None:
             pools[("trunk_cps", name)] = pacing_budget(trunk.cps, tick_seconds, lookahead, queued)
     nodes = settings.nodes
@@ -151,6 +153,7 @@ def plan_capacity(
                 found.live_by_node.get(node.name, 0),
             )
             room += max(0, node.max_channels - up)
+            _observe("node", node.name, up, node.max_channels)
         pools[("nodes", "all")] = max(0, room - found.queued_total)
 
     planned: dict[int, CampaignCapacity] = {}
@@ -162,6 +165,7 @@ def plan_capacity(
             found.live_by_campaign.get(campaign.id, 0),
         )
         own_free = max(0, pacing.max_channels - up - queued)
+        _observe("campaign", str(campaign.id), up, pacing.max_channels)
         mine: tuple[Pool, ...] = tuple(
             pool
             for pool in (
@@ -235,3 +239,8 @@ def water_fill(
         ]
         active = still
     return given
+
+
+def _observe(scope: str, name: str, held: int, limit: int) -> None:
+    metrics.LEASES_HELD.labels(scope=scope, name=name).set(held)
+    metrics.CHANNEL_LIMIT.labels(scope=scope, name=name).set(limit)
