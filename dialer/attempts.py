@@ -16,7 +16,7 @@ that is retried is not counted twice).
 
 from __future__ import annotations
 
-import json
+import copy
 import logging
 import threading
 import uuid
@@ -102,29 +102,29 @@ class CampaignRules:
 
 
 _rules_lock = threading.Lock()
-_rules_cache: dict[tuple[int, str], CampaignRules] = {}
+#: campaign id → (the stored config it was parsed from, the rules)
+_rules_cache: dict[int, tuple[dict[str, Any], CampaignRules]] = {}
 _RULES_CACHE_LIMIT = 10_000
 
 
-def campaign_rules(campaign: Campaign) -> CampaignRules:
-    """The campaign's parsed config and calling hours, cached (configs never change while a
-    campaign runs; the key includes the stored config, so an edited draft is re-parsed)."""
-    key = (campaign.id, json.dumps(campaign.config, sort_keys=True, default=str))
-    found = _rules_cache.get(key)
-    if found is not None:
-        return found
+def campaign_rules(campaign_id: int, config: dict[str, Any]) -> CampaignRules:
+    """The campaign's parsed config and calling hours, cached per campaign (configs never
+    change while a campaign runs; an edited draft's new config is parsed again)."""
+    found = _rules_cache.get(campaign_id)
+    if found is not None and found[0] == config:
+        return found[1]
     try:
-        config: CampaignConfig | None = parse_config(campaign.config)
+        parsed: CampaignConfig | None = parse_config(config)
     except CampaignConfigError as exc:
-        log.warning("campaign %s: stored config does not parse (%s); no retries", campaign.id, exc)
-        config = None
+        log.warning("campaign %s: stored config does not parse (%s); no retries", campaign_id, exc)
+        parsed = None
     # the operator's stricter rules (DIALER_CALLING_RULES) bind retries as they bind admission
     strict = get_settings().calling_rules
-    rules = CampaignRules(config, CallingHours(config.schedule, strict) if config else None)
+    rules = CampaignRules(parsed, CallingHours(parsed.schedule, strict) if parsed else None)
     with _rules_lock:
         if len(_rules_cache) >= _RULES_CACHE_LIMIT:
             _rules_cache.clear()
-        _rules_cache[key] = rules
+        _rules_cache[campaign_id] = (copy.deepcopy(config), rules)
     return rules
 
 
@@ -174,75 +174,75 @@ def finalise_attempt(
         update(CallAttempt)
         .where(CallAttempt.id == aid, CallAttempt.state.in_(ENDABLE_STATES))
         .values(**values)
+        .returning(CallAttempt.campaign_id, CallAttempt.campaign_recipient_id)
         .execution_options(synchronize_session="evaluate")
     )
-    if _rowcount(session.execute(stmt)) != 1:
+    won = session.execute(stmt).first()  # RETURNING: a row only for the winner
+    if won is None:
         return False
 
     if leases is not None:
         leases.release(str(aid))
 
-    row = session.execute(
-        select(CallAttempt.campaign_id, CallAttempt.campaign_recipient_id).where(
-            CallAttempt.id == aid
-        )
-    ).one()
-    campaign_id, recipient_row_id = row
+    campaign_id, recipient_row_id = won
     _count_after_commit(session, "single" if campaign_id is None else str(campaign_id),
                         outcome, hangup_cause)
     if recipient_row_id is None or campaign_id is None:
         return True  # a single call: it just ends
 
-    progress = session.execute(
-        select(CampaignRecipient)
+    found = session.execute(
+        select(
+            CampaignRecipient.status,
+            CampaignRecipient.attempts,
+            Recipient.timezones,
+            Recipient.phone_e164,
+            Campaign.status,
+            Campaign.config,
+        )
+        .join(Recipient, Recipient.id == CampaignRecipient.recipient_id)
+        .join(Campaign, Campaign.id == CampaignRecipient.campaign_id)
         .where(CampaignRecipient.id == recipient_row_id)
-        .with_for_update()
-    ).scalar_one()
-    if progress.status in FINAL_RECIPIENT_STATUSES:
+        .with_for_update(of=CampaignRecipient)
+    ).one()
+    status, attempts, zones, phone, campaign_status, config = found
+    if status in FINAL_RECIPIENT_STATUSES:
         return True  # already settled (e.g. cancelled with its campaign)
-    campaign = session.get(Campaign, campaign_id)
-    assert campaign is not None  # RESTRICT foreign key
-    _move_recipient(session, progress, campaign, outcome, ended_at, now)
+    rules = campaign_rules(campaign_id, config)
+    changes = _next_for_recipient(
+        rules, outcome, attempts, zones, phone, campaign_status == "cancelled", ended_at
+    )
+    session.execute(
+        update(CampaignRecipient)
+        .where(CampaignRecipient.id == recipient_row_id)
+        .values(updated_at=now, blocked_reason=None, **changes)
+        .execution_options(synchronize_session="evaluate")
+    )
     return True
 
 
-def _move_recipient(
-    session: Session,
-    progress: CampaignRecipient,
-    campaign: Campaign,
+def _next_for_recipient(
+    rules: CampaignRules,
     outcome: str,
+    attempts: int,
+    zones: list[str],
+    phone: str,
+    cancelled: bool,
     ended_at: datetime,
-    now: datetime,
-) -> None:
-    rules = campaign_rules(campaign)
+) -> dict[str, Any]:
+    """The recipient's status, final_outcome and next_attempt_at after this outcome."""
     rule = None
     if rules.config is not None and outcome != "invalid_number":
         rule = rules.config.retries.get(outcome)
-    progress.updated_at = now
-    progress.blocked_reason = None
-    if rule is None or progress.attempts >= rule.max_attempts:
-        progress.status = "done"
-        progress.final_outcome = outcome
-        progress.next_attempt_at = None
-        return
-    if campaign.status == "cancelled":
-        progress.status = "cancelled"
-        progress.final_outcome = outcome
-        progress.next_attempt_at = None
-        return
-    person = session.get(Recipient, progress.recipient_id)
-    assert person is not None
+    if rule is None or attempts >= rule.max_attempts:
+        return {"status": "done", "final_outcome": outcome, "next_attempt_at": None}
+    if cancelled:
+        return {"status": "cancelled", "final_outcome": outcome, "next_attempt_at": None}
     assert rules.hours is not None
-    earliest = ended_at + timedelta(seconds=rule.delay_after(progress.attempts))
-    when = rules.hours.next_open(person.timezones, earliest, person.phone_e164)
+    earliest = ended_at + timedelta(seconds=rule.delay_after(attempts))
+    when = rules.hours.next_open(zones, earliest, phone)
     if when is None:
-        progress.status = "skipped"
-        progress.final_outcome = "no_window"
-        progress.next_attempt_at = None
-        return
-    progress.status = "pending"
-    progress.final_outcome = None
-    progress.next_attempt_at = when
+        return {"status": "skipped", "final_outcome": "no_window", "next_attempt_at": None}
+    return {"status": "pending", "final_outcome": None, "next_attempt_at": when}
 
 
 def _rowcount(result: Any) -> int:

@@ -34,6 +34,21 @@ ANSWERED_LEASE_SLACK = 60.0
 RECONCILE_ERROR = "ended while the consumer was away"
 _RANK = {"queued": 0, "originating": 1, "ringing": 2, "answered": 3, "ended": 4, "cancelled": 4}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: What the consumer reads of an attempt: its record, campaign and options.
+_RECORD_COLUMNS = (
+    CallAttempt.id,
+    CallAttempt.state,
+    CallAttempt.core_uuid,
+    CallAttempt.started_at,
+    CallAttempt.answered_at,
+    CallAttempt.ended_at,
+    CallAttempt.ring_duration_sec,
+    CallAttempt.billsec,
+    CallAttempt.hangup_cause,
+    CallAttempt.outcome,
+    CallAttempt.campaign_id,
+    CallAttempt.options,
+)
 #: Lifecycle columns the consumer writes besides the state.
 _FACTS = ("core_uuid", "started_at", "answered_at", "ring_duration_sec", "billsec")
 
@@ -95,9 +110,10 @@ def persist_batch(
     ids = {item.attempt_id for item in items}
     if not ids:
         return result
+    # plain rows, not ORM objects: nothing in the identity map for the updates to evaluate
     rows = {
         row.id: row
-        for row in session.execute(select(CallAttempt).where(CallAttempt.id.in_(ids))).scalars()
+        for row in session.execute(select(*_RECORD_COLUMNS).where(CallAttempt.id.in_(ids)))
     }
     matched = [item for item in items if item.attempt_id in rows]
     result.unmatched = [item for item in items if item.attempt_id not in rows]
