@@ -187,6 +187,9 @@ def test_outcomes_timings_events_and_leases(rig: Rig) -> None:
     consumer = rig.consumer()
     label = str(rig.campaign.id)
     completed_before = _sample("dialer_call_attempts_total", campaign=label, outcome="completed")
+    busy_before = _sample("dialer_hangups_total", cause="USER_BUSY")
+    lag_before = _sample("dialer_event_lag_seconds_count")
+    batches_before = _sample("dialer_consumer_batch_seconds_count")
     calls = {
         "agent_answer": rig.attempt(),  # rings 1 s, hangs up 3 s after answer (simulated)
         "busy": rig.attempt(),
@@ -244,6 +247,10 @@ def test_outcomes_timings_events_and_leases(rig: Rig) -> None:
         "dialer_call_attempts_total", campaign=label, outcome="completed"
     ) == completed_before + 1)
     assert _sample("dialer_calls_active", campaign=label, node="fs1") == 0
+    assert _sample("dialer_hangups_total", cause="USER_BUSY") == busy_before + 1
+    stored = sum(len(rig.events(aid)) for aid in calls.values())
+    assert _sample("dialer_event_lag_seconds_count") >= lag_before + stored
+    assert _sample("dialer_consumer_batch_seconds_count") >= batches_before + 1
     assert consumer.dropped == 0
 
 
@@ -573,3 +580,4 @@ def test_cli_runs_until_sigterm_and_exits_0(sim: Simulator, postgres_url: str) -
     assert "consumer connected node=fs1" in output
     assert "consumer reconciled node=fs1" in output
     assert "consumer stopped node=fs1" in output
+    assert "consumer metrics node=fs1 port=" in output
