@@ -85,8 +85,16 @@ def read_written(values: pa.Array) -> WrittenNumbers:
     number_part = stripped
     if ascii_text.any():
         cut = pc.replace_substring_regex(stripped, _extension_at_end(), "", max_replacements=1)
-        has_extension = ascii_text & (
-            np.asarray(pc.utf8_length(cut).to_numpy(zero_copy_only=False)) < lengths
+        # phonenumbers strips an extension only when what precedes it is a viable number
+        # (``0x00`` is read whole, not as "0" extension "00"); with fewer than three digits
+        # before it the row goes to phonenumbers itself, which knows the exact rule
+        digits_before = np.asarray(
+            pc.count_substring_regex(cut, r"[0-9]").to_numpy(zero_copy_only=False)
+        )
+        has_extension = (
+            ascii_text
+            & (np.asarray(pc.utf8_length(cut).to_numpy(zero_copy_only=False)) < lengths)
+            & (digits_before >= 3)
         )
         if has_extension.any():
             number_part = pc.if_else(pa.array(has_extension), cut, stripped)

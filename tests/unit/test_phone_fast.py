@@ -279,3 +279,8 @@ def test_fast_path_decides_the_common_shapes() -> None:
     result = fast.classify(pa.array(values), "US")
     assert result.decided.all()
     assert_agrees(values, "US")
+
+
+def test_an_extension_after_too_few_digits_is_read_as_phonenumbers_reads_it() -> None:
+    # found by hypothesis: "0x00" is one (invalid) number to phonenumbers, not "0" + "x00"
+    assert_agrees(["0x00", "0 x00", "12x3", "0.1x5", "01x5", "0ext1", "2125550123x45"], "US")
