@@ -1,0 +1,1 @@
+"""The distributed stack as real processes: simulator, Celery workers, beat, consumer."""
