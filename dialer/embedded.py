@@ -43,6 +43,8 @@ log = logging.getLogger("dialer.run")
 
 FINISHED = ("completed", "cancelled")
 SWEEP_SECONDS = 15.0
+ADMISSION_SECONDS = 0.2
+MIN_REAL_TICK = 0.02
 
 
 @dataclass(frozen=True)
@@ -162,6 +164,7 @@ class EmbeddedRun:
                 clock=self.clock,
                 stop=self.stop,
                 rules=settings.calling_rules,
+                tick_seconds=self._tick_seconds(),
             ),
             gevent.spawn(self._sweep_loop, pool),
             *(
@@ -188,6 +191,15 @@ class EmbeddedRun:
             if self._previous_clock is not None:
                 set_clock(self._previous_clock)
         return report
+
+    def _tick_seconds(self) -> float:
+        """Admission rounds every 0.2 s: a channel freed by a hangup is refilled within a
+        fifth of a second, not a whole second (mean live / limit ~0.88 with 6 s calls and
+        1 s ticks). On a fast clock, never more often than every 20 ms of wall time."""
+        per_second = self.clock.real_seconds(1.0)
+        if per_second <= 0:
+            return ADMISSION_SECONDS
+        return max(ADMISSION_SECONDS, MIN_REAL_TICK / per_second)
 
     def _start_if_draft(self, campaign_id: int) -> None:
         with Session(self.engine) as session:

@@ -15,6 +15,8 @@ from dialer.config import get_settings
 
 QUEUES = ("originate", "scheduler", "webhooks")
 TICK_SECONDS = 1.0
+#: Admission rounds within one tick (see workers.tasks.scheduler_tick).
+ADMISSION_SECONDS = 0.2
 SWEEP_SECONDS = 15.0
 
 # A message is redelivered when it has not been acknowledged within this many seconds.

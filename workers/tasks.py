@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,7 +14,7 @@ from dialer.originate.sweeper import sweep as run_sweep
 from dialer.runtime import start_metrics_server, tick_lock
 from dialer.scheduler import tick
 from dialer.services import process_services
-from workers.app import TICK_SECONDS, app
+from workers.app import ADMISSION_SECONDS, TICK_SECONDS, app
 
 log = logging.getLogger("dialer.workers")
 
@@ -37,16 +38,28 @@ def scheduler_tick() -> dict[str, Any]:
     with tick_lock(services.settings, "tick", ttl=30) as held:
         if not held:
             return {"skipped": "another tick is running"}
-        report = tick(
-            services.engine,
-            leases=services.leases,
-            dispatch=dispatch_originates,
-            settings=services.settings,
-            clock=services.clock,
-            tick_seconds=TICK_SECONDS,
-            rules=services.settings.calling_rules,
-        )
-        return {"admitted": report.admitted, "redispatched": report.redispatched}
+        # Beat fires once a second; within that second the task runs admission rounds every
+        # ADMISSION_SECONDS, so a channel freed by a hangup is refilled within a fifth of a
+        # second (one-second rounds leave ~12 % of channels idle with 6 s calls).
+        admitted = redispatched = 0
+        ends = time.monotonic() + TICK_SECONDS - ADMISSION_SECONDS / 2
+        while True:
+            started = time.monotonic()
+            report = tick(
+                services.engine,
+                leases=services.leases,
+                dispatch=dispatch_originates,
+                settings=services.settings,
+                clock=services.clock,
+                tick_seconds=ADMISSION_SECONDS,
+                rules=services.settings.calling_rules,
+            )
+            admitted += report.admitted
+            redispatched += report.redispatched
+            if started + ADMISSION_SECONDS >= ends:
+                break
+            time.sleep(max(0.0, ADMISSION_SECONDS - (time.monotonic() - started)))
+        return {"admitted": admitted, "redispatched": redispatched}
 
 
 @app.task(name="dialer.sweep")  # type: ignore[untyped-decorator]
