@@ -356,7 +356,7 @@ class Proc:
         return None if self.popen is None else self.popen.pid
 
 
-@dataclass
+@dataclass(repr=False)
 class Stack:
     """The stack for one test; ``with Stack(...) as stack:`` starts it and always stops it."""
 
@@ -379,6 +379,10 @@ class Stack:
     sim_port: int = field(default=0, init=False)
     _db_lock: IO[str] | None = field(default=None, init=False)
     _env: dict[str, str] = field(default_factory=dict, init=False)
+
+    def __repr__(self) -> str:  # never the environment: it is the test process's own
+        running = [p.name for p in self.procs.values() if p.alive]
+        return f"Stack(redis db {self.redis_db}, simulator :{self.sim_port}, running {running})"
 
     # -- life cycle ---------------------------------------------------------------------------
 

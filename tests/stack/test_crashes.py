@@ -60,7 +60,8 @@ RECOVERY_TIMEOUT = 240.0
 
 
 @pytest.fixture
-def engine(postgres_url: str) -> Iterator[Engine]:
+def pg(postgres_url: str) -> Iterator[Engine]:
+    """The stack's database, emptied (campaign ids start at 1)."""
     engine = make_engine(postgres_url)
     truncate_all(engine)
     yield engine
@@ -126,13 +127,13 @@ def disagreements(stack: Stack, engine: Engine, campaign_id: int) -> list[dict[s
 
 
 def test_killed_workers_and_consumer_neither_lose_nor_repeat_a_call(
-    tmp_path: Path, postgres_url: str, engine: Engine
+    tmp_path: Path, postgres_url: str, pg: Engine
 ) -> None:
     rng = random.Random(1)
     with Stack(tmp_path, postgres_url, scenario=SCENARIO,
                time_scale=TIME_SCALE, originate_workers=4) as stack:  # fmt: skip
-        numbers = make_list(engine, tmp_path, "crash", 200)
-        campaign = make_campaign(engine, stack.settings, name="crash", lists=["crash"],
+        numbers = make_list(pg, tmp_path, "crash", 200)
+        campaign = make_campaign(pg, stack.settings, name="crash", lists=["crash"],
                                  max_channels=MAX_CHANNELS, cps=10, retries=RETRIES)  # fmt: skip
         started = time.monotonic()
         # wait for the first calls, then kill while the campaign dials
@@ -155,25 +156,25 @@ def test_killed_workers_and_consumer_neither_lose_nor_repeat_a_call(
                 stack.restart("consumer", wait_ready=False)
         kills_done = time.monotonic()
         sent_during = len(originates(stack.ledger(), campaign))
-        wait_campaign(engine, campaign, timeout=RECOVERY_TIMEOUT)
+        wait_campaign(pg, campaign, timeout=RECOVERY_TIMEOUT)
         recovered = time.monotonic() - kills_done
-        assert_no_harm(stack, engine, campaign, numbers)
+        assert_no_harm(stack, pg, campaign, numbers)
         assert stack.dead() == []
-        summary = campaign_summary(engine, campaign)
+        summary = campaign_summary(pg, campaign)
         print("answered on the switch, not so in our records:",
-              disagreements(stack, engine, campaign))  # fmt: skip
+              disagreements(stack, pg, campaign))  # fmt: skip
         print(f"kills {kills}; {sent_during} originates while killing; completed "
               f"{recovered:.1f} s after the last kill ({time.monotonic() - started:.1f} s in "
               f"all); {summary}")  # fmt: skip
 
 
 def test_redis_flushed_mid_campaign_completes_without_a_duplicate(
-    tmp_path: Path, postgres_url: str, engine: Engine
+    tmp_path: Path, postgres_url: str, pg: Engine
 ) -> None:
     with Stack(tmp_path, postgres_url, scenario=SCENARIO,
                time_scale=TIME_SCALE, originate_workers=2) as stack:  # fmt: skip
-        numbers = make_list(engine, tmp_path, "flush", 150)
-        campaign = make_campaign(engine, stack.settings, name="flush", lists=["flush"],
+        numbers = make_list(pg, tmp_path, "flush", 150)
+        campaign = make_campaign(pg, stack.settings, name="flush", lists=["flush"],
                                  max_channels=MAX_CHANNELS, cps=10, retries=RETRIES)  # fmt: skip
         started = time.monotonic()
         while len(originates(stack.ledger(), campaign)) < 40:
@@ -188,18 +189,20 @@ def test_redis_flushed_mid_campaign_completes_without_a_duplicate(
         flushed = time.monotonic()
         sent_before = len(originates(stack.ledger(), campaign))
         # a supervisor restarts what exits (beat does: see the test below)
-        wait_campaign(engine, campaign, timeout=RECOVERY_TIMEOUT, on_poll=stack.revive)
+        wait_campaign(pg, campaign, timeout=RECOVERY_TIMEOUT, on_poll=stack.revive)
         recovered = time.monotonic() - flushed
-        assert_no_harm(stack, engine, campaign, numbers)
+        assert_no_harm(stack, pg, campaign, numbers)
         rebuilt = [line for name in stack.worker_names() for line in stack.grep(name, "rebuilt")]
         print(f"flushed after {sent_before} originates (queued, unacked, leases: {lost}); "
               f"completed "
               f"{recovered:.1f} s after the flush; restarted by the supervisor: "
               f"{stack.revived}; lease rebuilds: {len(rebuilt)}; "
-              f"{campaign_summary(engine, campaign)}")  # fmt: skip
+              f"{campaign_summary(pg, campaign)}")  # fmt: skip
 
 
-def test_beat_keeps_scheduling_after_a_redis_flush(tmp_path: Path, postgres_url: str) -> None:
+def test_beat_keeps_scheduling_after_a_redis_flush(
+    tmp_path: Path, postgres_url: str, pg: Engine
+) -> None:
     """Redis holds only what may be rebuilt (DESIGN §2): losing it must not stop the ticks.
 
     celery-redbeat keeps its lock and its schedule in Redis: after a flush its lock extend
@@ -218,13 +221,13 @@ def test_beat_keeps_scheduling_after_a_redis_flush(tmp_path: Path, postgres_url:
             handle.seek(mark)
             after = handle.read().decode(errors="replace").splitlines()
         ticks = sum(1 for line in after if "dialer.scheduler.tick[" in line and "received" in line)
-        died = stack.grep("beat", "beat raised exception")
-        assert "beat" not in stack.dead(), f"beat exited after the flush: {died}"
+        exited, why = stack.dead(), stack.grep("beat", "beat raised exception")
+        assert "beat" not in exited, f"beat exited after the flush: {why}"
         assert ticks >= 3, f"{ticks} ticks in the 6 s after the flush (one a second is due)"
 
 
 def test_a_call_answered_while_the_consumer_was_away_is_not_recorded_as_failed(
-    tmp_path: Path, postgres_url: str, engine: Engine
+    tmp_path: Path, postgres_url: str, pg: Engine
 ) -> None:
     """``failed`` is a retryable outcome: an answered call recorded so may be dialled again.
 
@@ -239,8 +242,8 @@ def test_a_call_answered_while_the_consumer_was_away_is_not_recorded_as_failed(
     }
     with Stack(tmp_path, postgres_url, scenario=scenario, time_scale=TIME_SCALE,
                originate_workers=1) as stack:  # fmt: skip
-        make_list(engine, tmp_path, "away", 20)
-        campaign = make_campaign(engine, stack.settings, name="away", lists=["away"],
+        make_list(pg, tmp_path, "away", 20)
+        campaign = make_campaign(pg, stack.settings, name="away", lists=["away"],
                                  max_channels=10, cps=10)  # fmt: skip
         started = time.monotonic()
         while not originates(stack.ledger(), campaign):
@@ -249,11 +252,11 @@ def test_a_call_answered_while_the_consumer_was_away_is_not_recorded_as_failed(
         stack.kill("consumer")
         time.sleep(4.0)  # the calls sent meanwhile are answered and end while nobody listens
         stack.restart("consumer", wait_ready=False)
-        wait_campaign(engine, campaign, timeout=90)
+        wait_campaign(pg, campaign, timeout=90)
         facts = stack.ledger()
         answered = sum(1 for call in calls(facts).values() if call["answered"])
         assert answered == 20
         assert duplicate_originates(facts) == {}
         assert stack.leases() == {}
-        wrong = disagreements(stack, engine, campaign)
+        wrong = disagreements(stack, pg, campaign)
         assert wrong == [], f"{len(wrong)} answered calls recorded otherwise: {wrong}"

@@ -54,7 +54,8 @@ def calls_lasting(seconds: float, ring: float = 0.2) -> dict[str, Any]:
 
 
 @pytest.fixture
-def engine(postgres_url: str) -> Iterator[Engine]:
+def pg(postgres_url: str) -> Iterator[Engine]:
+    """The stack's database, emptied (campaign ids start at 1)."""
     engine = make_engine(postgres_url)
     truncate_all(engine)
     yield engine
@@ -71,14 +72,14 @@ def assert_finished_cleanly(stack: Stack, engine: Engine, campaign_ids: list[int
 
 
 def test_one_campaign_is_held_at_its_max_channels(
-    tmp_path: Path, postgres_url: str, engine: Engine
+    tmp_path: Path, postgres_url: str, pg: Engine
 ) -> None:
     # calls of ~2.2 s at cps 20 would want ~40 channels: only max_channels stops it at 8
     with Stack(tmp_path, postgres_url, scenario=calls_lasting(2.0), trunks=TRUNKS,
                time_scale=TIME_SCALE, originate_workers=4) as stack:  # fmt: skip
-        make_list(engine, tmp_path, "a", 64)
-        a = make_campaign(engine, stack.settings, name="A", lists=["a"], max_channels=8, cps=20)
-        took = wait_campaign(engine, a, timeout=60)
+        make_list(pg, tmp_path, "a", 64)
+        a = make_campaign(pg, stack.settings, name="A", lists=["a"], max_channels=8, cps=20)
+        took = wait_campaign(pg, a, timeout=60)
         facts = stack.ledger()
         assert len(originates(facts, a)) == 64
         series = concurrency(facts, [a])
@@ -87,22 +88,22 @@ def test_one_campaign_is_held_at_its_max_channels(
         at_limit = sum(t1 - t0 for (t0, live), (t1, _) in itertools.pairwise(series) if live == 8)
         span = series[-1][0] - series[0][0]
         assert at_limit > 0.3 * span, (at_limit, span)
-        assert_finished_cleanly(stack, engine, [a])
+        assert_finished_cleanly(stack, pg, [a])
         print(f"A: 64 calls in {took:.1f} s, {at_limit:.1f} of {span:.1f} s at 8 channels")
 
 
 def test_two_campaigns_on_one_trunk_share_its_channels(
-    tmp_path: Path, postgres_url: str, engine: Engine
+    tmp_path: Path, postgres_url: str, pg: Engine
 ) -> None:
     with Stack(tmp_path, postgres_url, scenario=calls_lasting(2.0), trunks=TRUNKS,
                time_scale=TIME_SCALE, originate_workers=4) as stack:  # fmt: skip
-        make_list(engine, tmp_path, "b", 50)
-        make_list(engine, tmp_path, "c", 50, start=50)
-        b = make_campaign(engine, stack.settings, name="B", lists=["b"], max_channels=10,
+        make_list(pg, tmp_path, "b", 50)
+        make_list(pg, tmp_path, "c", 50, start=50)
+        b = make_campaign(pg, stack.settings, name="B", lists=["b"], max_channels=10,
                           cps=20, trunk="shared")  # fmt: skip
-        c = make_campaign(engine, stack.settings, name="C", lists=["c"], max_channels=10,
+        c = make_campaign(pg, stack.settings, name="C", lists=["c"], max_channels=10,
                           cps=20, trunk="shared")  # fmt: skip
-        took = max(wait_campaign(engine, b, timeout=60), wait_campaign(engine, c, timeout=60))
+        took = max(wait_campaign(pg, b, timeout=60), wait_campaign(pg, c, timeout=60))
         facts = stack.ledger()
         series = concurrency(facts, [b, c])
         over = [(t, live) for t, live in series if live > 10]
@@ -122,18 +123,18 @@ def test_two_campaigns_on_one_trunk_share_its_channels(
         assert peak(facts, [b]) >= 3
         assert peak(facts, [c]) >= 3
         assert len(originates(facts, b)) == len(originates(facts, c)) == 50
-        assert_finished_cleanly(stack, engine, [b, c])
+        assert_finished_cleanly(stack, pg, [b, c])
         print(f"B+C: 100 calls in {took:.1f} s, shares {share}, peaks "
               f"{peak(facts, [b])}/{peak(facts, [c])}")  # fmt: skip
 
 
-def test_calls_per_second_is_kept(tmp_path: Path, postgres_url: str, engine: Engine) -> None:
+def test_calls_per_second_is_kept(tmp_path: Path, postgres_url: str, pg: Engine) -> None:
     with Stack(tmp_path, postgres_url, scenario=calls_lasting(0.5), trunks=TRUNKS,
                time_scale=TIME_SCALE, originate_workers=4) as stack:  # fmt: skip
-        make_list(engine, tmp_path, "d", 100)
-        d = make_campaign(engine, stack.settings, name="D", lists=["d"], max_channels=50, cps=5)
+        make_list(pg, tmp_path, "d", 100)
+        d = make_campaign(pg, stack.settings, name="D", lists=["d"], max_channels=50, cps=5)
         started = time.monotonic()
-        wait_campaign(engine, d, timeout=60)
+        wait_campaign(pg, d, timeout=60)
         took = time.monotonic() - started
         facts = stack.ledger()
         assert len(originates(facts, d)) == 100
@@ -143,6 +144,6 @@ def test_calls_per_second_is_kept(tmp_path: Path, postgres_url: str, engine: Eng
         times = sorted(float(f["t"]) for f in originates(facts, d))
         busiest = max(sum(1 for u in times if t <= u < t + 1.0) for t in times)
         assert busiest <= 10, busiest
-        assert_finished_cleanly(stack, engine, [d])
+        assert_finished_cleanly(stack, pg, [d])
         print(f"D: 100 calls in {took:.1f} s, {rate:.2f} calls/s in the middle, "
               f"busiest second {busiest}")  # fmt: skip
