@@ -142,7 +142,7 @@ def fill_figures(facts: list[dict[str, Any]], limit: int) -> tuple[float, int]:
 
 
 def pacing_figures(facts: list[dict[str, Any]], rate: float) -> float:
-    starts = sorted(f["t"] for f in facts if f["event"] == "originate")
+    starts = sorted(float(f["t"]) for f in facts if f["event"] == "originate")
     # leave the first and the last 10 % out: the ramp and the drain
     cut = len(starts) // 10
     steady = starts[cut : len(starts) - cut]

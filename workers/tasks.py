@@ -58,7 +58,10 @@ def scheduler_tick() -> dict[str, Any]:
             redispatched += report.redispatched
             if started + ADMISSION_SECONDS >= ends:
                 break
-            time.sleep(max(0.0, ADMISSION_SECONDS - (time.monotonic() - started)))
+            # the next round comes when it is due, or at once when a hangup frees a lease
+            services.leases.wait_released(
+                max(0.0, ADMISSION_SECONDS - (time.monotonic() - started))
+            )
         return {"admitted": admitted, "redispatched": redispatched}
 
 

@@ -106,6 +106,12 @@ class LeaseBackend(Protocol):
         """Remove the lease from all its scopes; True if the backend still had it."""
         ...
 
+    def wait_released(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` wall seconds for a lease to be released (any lease, since
+        the last call); True if one was. The scheduler sleeps on this between admission
+        rounds, so a channel freed by a hangup is offered again at once."""
+        ...
+
     def count(self, scope: Scope | str, now: float) -> int:
         """Live members of a scope (or scope key)."""
         ...

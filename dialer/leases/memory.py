@@ -41,6 +41,7 @@ class MemoryLeases:
         self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, at)
         # (expiry, id) of every expiry ever set; stale entries are skipped when popped.
         self._expiries: list[tuple[float, str]] = []
+        self._released = threading.Event()
 
     def acquire(
         self,
@@ -91,7 +92,16 @@ class MemoryLeases:
 
     def release(self, lease_id: str) -> bool:
         with self._lock:
-            return self._forget(lease_id)
+            held = self._forget(lease_id)
+        if held:
+            self._released.set()
+        return held
+
+    def wait_released(self, timeout: float) -> bool:
+        released = self._released.wait(max(0.0, timeout))
+        if released:
+            self._released.clear()
+        return released
 
     def count(self, scope: Scope | str, now: float) -> int:
         with self._lock:

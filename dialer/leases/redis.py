@@ -203,6 +203,11 @@ if redis.call('HEXISTS', records, ARGV[2]) == 0 then
   return 0
 end
 forget(ARGV[2])
+-- wake a scheduler waiting in wait_released (a short list: one entry is enough)
+local released = ARGV[1] .. ':released'
+redis.call('RPUSH', released, 1)
+redis.call('LTRIM', released, -16, -1)
+redis.call('PEXPIRE', released, 60000)
 return 1
 """
 )
@@ -320,6 +325,17 @@ class RedisLeases:
 
     def release(self, lease_id: str) -> bool:
         return bool(self._release(keys=[], args=[self._prefix, lease_id]))
+
+    def wait_released(self, timeout: float) -> bool:
+        key = f"{self._prefix}:released"
+        got: object
+        if timeout <= 0:
+            got = self._client.lpop(key)
+        else:
+            got = self._client.blpop([key], timeout=max(timeout, 0.001))
+        if got:
+            self._client.delete(key)  # one wake-up for every release so far
+        return bool(got)
 
     def count(self, scope: Scope | str, now: float) -> int:
         key = self._scope(scope_key(scope))

@@ -567,6 +567,23 @@ def run_scheduler(
                 on_tick(report)
         ticks += 1
         wait = clock.real_seconds(tick_seconds) - (time.monotonic() - started)
-        if stop.wait(max(0.0, wait)):
+        if _pause(stop, leases, wait):
             break
     return ticks
+
+
+#: How often a pause looks at ``stop`` while it waits for a released lease.
+_STOP_POLL = 0.05
+
+
+def _pause(stop: StopEvent, leases: LeaseBackend, seconds: float) -> bool:
+    """Wait until the next round is due or a lease is released, whichever comes first (a
+    freed channel is offered again at once). True when ``stop`` was set."""
+    deadline = time.monotonic() + max(0.0, seconds)
+    while not stop.is_set():
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        if leases.wait_released(min(remaining, _STOP_POLL)):
+            return stop.is_set()
+    return True

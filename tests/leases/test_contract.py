@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import threading
+import time
 from collections.abc import Callable
 
 import pytest
@@ -432,3 +434,30 @@ def test_a_ttl_must_be_positive(leases: LeaseBackend) -> None:
     granted(leases.acquire("a", [CAMPAIGN], 1, NOW))
     with pytest.raises(ValueError, match="ttl"):
         leases.extend("a", -1, NOW)
+
+
+def test_wait_released_wakes_on_a_release_and_only_then(leases: LeaseBackend) -> None:
+    scope = Scope("campaign", "c1", 5)
+    leases.acquire("a", [scope], 60, NOW)
+    assert leases.wait_released(0.05) is False  # nothing released yet
+    assert leases.release("unknown") is False
+    assert leases.wait_released(0.05) is False  # releasing nothing wakes nobody
+    leases.release("a")
+    started = time.monotonic()
+    assert leases.wait_released(5.0) is True
+    assert time.monotonic() - started < 1.0  # at once, not at the timeout
+    assert leases.wait_released(0) is False  # one wake-up for the releases so far
+
+
+def test_wait_released_wakes_a_waiter_blocked_before_the_release(leases: LeaseBackend) -> None:
+    scope = Scope("campaign", "c1", 5)
+    leases.acquire("a", [scope], 60, NOW)
+    woke: list[bool] = []
+    waiter = threading.Thread(target=lambda: woke.append(leases.wait_released(5.0)))
+    waiter.start()
+    time.sleep(0.1)
+    started = time.monotonic()
+    leases.release("a")
+    waiter.join(timeout=5)
+    assert woke == [True]
+    assert time.monotonic() - started < 1.0

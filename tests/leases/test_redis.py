@@ -96,7 +96,11 @@ def test_keys_stay_under_the_prefix_and_do_not_pile_up(
 
     keys = {k.decode() for k in redis_client.scan_iter(match="*", count=1000)}
     mine = {k for k in keys if k.startswith(redis_prefix + ":")}
-    assert mine == {f"{redis_prefix}:epoch", f"{redis_prefix}:bucket:{PACE.key}"}
+    released = f"{redis_prefix}:released"
+    assert mine == {f"{redis_prefix}:epoch", f"{redis_prefix}:bucket:{PACE.key}", released}
+    # The wake-up list for a waiting scheduler stays short and goes when nobody reads it.
+    assert redis_client.llen(released) <= 16
+    assert 0 < redis_client.pttl(released) <= 60_000
     # The bucket's state goes once it has been idle for a while.
     idle_ms = redis_client.pttl(f"{redis_prefix}:bucket:{PACE.key}")
     assert 0 < idle_ms <= 60_000
