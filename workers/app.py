@@ -68,7 +68,7 @@ def create_app() -> Celery:
     )
     if settings.redis_url:
         app.conf.update(
-            beat_scheduler="redbeat.RedBeatScheduler",
+            beat_scheduler="workers.beat:RecoveringRedBeatScheduler",
             redbeat_redis_url=settings.redis_url,
             redbeat_key_prefix="dialer:redbeat:",
             # beat wakes at least every tick; a beat that died frees the lock within 10 s

@@ -30,7 +30,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -38,19 +38,20 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from dialer import metrics
-from dialer.attempts import finalise_attempt
+from dialer.attempts import finalise_attempt, mark_attempt
 from dialer.campaigns.model import CampaignConfig
 from dialer.clock import Clock, get_clock
 from dialer.config import ConfigError, Settings
 from dialer.db.models import CallAttempt, Campaign, CampaignRecipient
 from dialer.esl.errors import ESLError, NotConnectedError
+from dialer.esl.events import Event
 from dialer.esl.jobs import Job
 from dialer.esl.originate import DialTemplate, build_originate
 from dialer.fs_nodes import NodeConfig
 from dialer.leases import LeaseBackend, Rejected
 from dialer.originate.pool import NodePool
 from dialer.originate.rebuild import rebuild_leases
-from dialer.originate.scopes import call_limits, ringing_ttl
+from dialer.originate.scopes import answered_ttl, call_limits, ringing_ttl
 from dialer.outcomes import error_cause, outcome_for_unanswered
 
 log = logging.getLogger("dialer.originate")
@@ -304,6 +305,10 @@ class Originator:
         result = job.result(0)
         if result.ok:
             metrics.ORIGINATE_REQUESTS.labels(node=node, result="ok").inc()
+            try:
+                self._answered(attempt_id, result.event)
+            except Exception:  # the consumer records the answer from CHANNEL_ANSWER too
+                log.exception("recording the answer of %s", attempt_id)
             return
         cause = error_cause(result.body)
         metrics.ORIGINATE_REQUESTS.labels(node=node, result="error").inc()
@@ -311,6 +316,26 @@ class Originator:
             self._finalise(attempt_id, outcome_for_unanswered(cause), cause)
         except Exception:  # the consumer finalises from the same BACKGROUND_JOB
             log.exception("finalising %s after -ERR %s", attempt_id, cause)
+
+    def _answered(self, attempt_id: str, event: Event | None) -> None:
+        """An originate answers ``+OK`` only once the callee answered: record it, so that a
+        consumer that was away when CHANNEL_ANSWER came still knows the call was answered
+        (never ``failed``, which would be retried), and hold the lease for the talk time."""
+        stamp = event.get("Event-Date-Timestamp") if event is not None else None
+        at = self.clock.now()
+        if stamp and stamp.isdigit():
+            at = datetime.fromtimestamp(int(stamp) / 1_000_000, UTC)
+        with Session(self.engine) as session, session.begin():
+            attempt = session.get(CallAttempt, uuid.UUID(attempt_id))
+            if attempt is None:
+                return
+            talk = float(attempt.options.get("max_duration", 300))
+            moved = mark_attempt(
+                session, attempt_id, "answered", by=self.worker_id, at=self.clock.now(),
+                answered_at=at,
+            )  # fmt: skip
+        if moved:
+            self.leases.extend(attempt_id, answered_ttl(talk), self.clock.time())
 
     def _finalise(
         self, attempt_id: str, outcome: str, cause: str | None, *, error: str | None = None
