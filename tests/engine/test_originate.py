@@ -218,3 +218,19 @@ def test_lost_lease_state_is_rebuilt_from_the_database_before_calling(
     assert second_id in held
     with Session(pg_engine) as s:
         assert s.scalar(sa.select(sa.func.count()).select_from(CallAttempt)) == 2
+
+
+def test_the_originates_ok_records_the_answer_even_with_no_consumer(
+    originator: Originator, pg_engine: Engine, leases: MemoryLeases
+) -> None:
+    """+OK comes only once the callee answered: the worker records it, so a consumer that was
+    away never ends the call as failed, and the lease is held for the talk time."""
+    attempt_id, _ = _queued(pg_engine)
+    assert originator.originate(attempt_id).result == "sent"
+    wait_until(lambda: _attempt(pg_engine, attempt_id).state == "answered", timeout=10)
+    attempt = _attempt(pg_engine, attempt_id)
+    assert attempt.answered_at is not None
+    assert attempt.claimed_by == "worker@test:1"
+    # the ringing lease (20 + 60 s) became a talk-time one (300 + 60 s)
+    expires = leases.holders("node:fs1", T0.timestamp() + 100)
+    assert expires == [attempt_id]
