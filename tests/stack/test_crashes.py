@@ -32,26 +32,28 @@ from tests.stack.harness import (
     Stack,
     calls,
     campaign_summary,
+    dump_attempts,
     duplicate_originates,
+    ended_in_the_future,
     make_campaign,
     make_list,
     not_final,
     originates,
     peak,
+    slowest_retries,
     truncate_all,
     wait_campaign,
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
 
-TIME_SCALE = 0.1
-#: A realistic mix, in real seconds at TIME_SCALE: rings of 0.05-0.4 s (no answer: the
-#: 10 s ring timeout, 1 s), answered calls hung up by the callee after 1.2 s.
+#: A realistic mix: rings of 0.05-0.4 s (no answer: the campaign's 5 s ring timeout),
+#: answered calls hung up by the callee after 1.2 s.
 SCENARIO: dict[str, Any] = {
     "name": "stack-crashes",
-    "ring": [0.5, 4.0],
+    "ring": [0.05, 0.4],
     "outcomes": {"answer": 0.6, "no_answer": 0.1, "busy": 0.15, "invalid": 0.05, "rejected": 0.1},
-    "numbers": {"+*": {"hangup_after": 12.0}},
+    "numbers": {"+*": {"hangup_after": 1.2}},
 }
 MAX_CHANNELS = 20
 RETRIES = {"busy": {"delay": 1, "max_attempts": 2}}
@@ -89,6 +91,7 @@ def assert_no_harm(stack: Stack, engine: Engine, campaign_id: int, numbers: list
         elif fact["event"] == "hangup":
             live[fact["to"]] -= 1
     assert not_final(engine, campaign_id) == {}
+    assert ended_in_the_future(engine, campaign_id) == []
     assert stack.leases() == {}
     assert peak(facts, [campaign_id]) <= MAX_CHANNELS
     with engine.connect() as conn:
@@ -131,10 +134,11 @@ def test_killed_workers_and_consumer_neither_lose_nor_repeat_a_call(
 ) -> None:
     rng = random.Random(1)
     with Stack(tmp_path, postgres_url, scenario=SCENARIO,
-               time_scale=TIME_SCALE, originate_workers=4) as stack:  # fmt: skip
+               originate_workers=4) as stack:  # fmt: skip
         numbers = make_list(pg, tmp_path, "crash", 200)
         campaign = make_campaign(pg, stack.settings, name="crash", lists=["crash"],
-                                 max_channels=MAX_CHANNELS, cps=10, retries=RETRIES)  # fmt: skip
+                                 max_channels=MAX_CHANNELS, cps=10, retries=RETRIES,
+                                 ring_timeout=5)  # fmt: skip
         started = time.monotonic()
         # wait for the first calls, then kill while the campaign dials
         while not originates(stack.ledger(), campaign):
@@ -161,6 +165,8 @@ def test_killed_workers_and_consumer_neither_lose_nor_repeat_a_call(
         assert_no_harm(stack, pg, campaign, numbers)
         assert stack.dead() == []
         summary = campaign_summary(pg, campaign)
+        attempts = dump_attempts(pg, campaign, tmp_path / "attempts.json")
+        print("longest waits for a retry:", slowest_retries(attempts, 3))
         print("answered on the switch, not so in our records:",
               disagreements(stack, pg, campaign))  # fmt: skip
         print(f"kills {kills}; {sent_during} originates while killing; completed "
@@ -172,10 +178,11 @@ def test_redis_flushed_mid_campaign_completes_without_a_duplicate(
     tmp_path: Path, postgres_url: str, pg: Engine
 ) -> None:
     with Stack(tmp_path, postgres_url, scenario=SCENARIO,
-               time_scale=TIME_SCALE, originate_workers=2) as stack:  # fmt: skip
+               originate_workers=2) as stack:  # fmt: skip
         numbers = make_list(pg, tmp_path, "flush", 150)
         campaign = make_campaign(pg, stack.settings, name="flush", lists=["flush"],
-                                 max_channels=MAX_CHANNELS, cps=10, retries=RETRIES)  # fmt: skip
+                                 max_channels=MAX_CHANNELS, cps=10, retries=RETRIES,
+                                 ring_timeout=5)  # fmt: skip
         started = time.monotonic()
         while len(originates(stack.ledger(), campaign)) < 40:
             assert time.monotonic() - started < 40, stack.tails()
@@ -236,11 +243,11 @@ def test_a_call_answered_while_the_consumer_was_away_is_not_recorded_as_failed(
     the callee answered), so the answer is known to the dialer, just not to the consumer."""
     scenario = {
         "name": "answered-away",
-        "ring": 0.3 / TIME_SCALE,
+        "ring": 0.3,
         "outcomes": {"answer": 1.0},
-        "numbers": {"+*": {"hangup_after": 2.0 / TIME_SCALE}},
+        "numbers": {"+*": {"hangup_after": 2.0}},
     }
-    with Stack(tmp_path, postgres_url, scenario=scenario, time_scale=TIME_SCALE,
+    with Stack(tmp_path, postgres_url, scenario=scenario,
                originate_workers=1) as stack:  # fmt: skip
         make_list(pg, tmp_path, "away", 20)
         campaign = make_campaign(pg, stack.settings, name="away", lists=["away"],
