@@ -195,10 +195,11 @@ def test_redis_flushed_mid_campaign_completes_without_a_duplicate(
         stack.flush_redis()
         flushed = time.monotonic()
         sent_before = len(originates(stack.ledger(), campaign))
-        # a supervisor restarts what exits (beat does: see the test below)
+        # a supervisor restarts whatever exits; nothing should (see the test below)
         wait_campaign(pg, campaign, timeout=RECOVERY_TIMEOUT, on_poll=stack.revive)
         recovered = time.monotonic() - flushed
         assert_no_harm(stack, pg, campaign, numbers)
+        assert stack.revived == [], f"exited after the flush: {stack.revived}"
         rebuilt = [line for name in stack.worker_names() for line in stack.grep(name, "rebuilt")]
         print(f"flushed after {sent_before} originates (queued, unacked, leases: {lost}); "
               f"completed "
@@ -212,9 +213,10 @@ def test_beat_keeps_scheduling_after_a_redis_flush(
 ) -> None:
     """Redis holds only what may be rebuilt (DESIGN §2): losing it must not stop the ticks.
 
-    celery-redbeat keeps its lock and its schedule in Redis: after a flush its lock extend
-    raises ``LockNotOwnedError`` and beat exits; and even a beat that survived would find
-    no schedule entries to send (they are written only when beat starts)."""
+    celery-redbeat keeps its lock and its schedule in Redis. Stock redbeat's lock extend
+    raises ``LockNotOwnedError`` after a flush and beat exits (and a beat that survived
+    would find no schedule entries: redbeat writes them only when it starts); ours must take
+    its lock again and rewrite its schedule."""
     with Stack(tmp_path, postgres_url, originate_workers=1, consumer=False) as stack:
         scheduler = stack.procs["scheduler"].log_path
         started = time.monotonic()
