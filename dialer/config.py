@@ -68,6 +68,14 @@ class Settings(BaseSettings):
         description="Stricter calling-hour rules by E.164 prefix, as JSON (see "
         "dialer.campaigns.schedule): applied on top of every campaign's window.",
     )
+    redispatch_seconds: float = Field(
+        default=30.0,
+        ge=1.0,
+        le=3600.0,
+        description="A queued attempt whose task was not claimed this long after it was "
+        "dispatched is dispatched again (its message was lost with a killed worker or a "
+        "restarted broker); a duplicate is harmless, the claim makes it a no-op.",
+    )
     db_pool_size: int = Field(
         default=10,
         ge=1,

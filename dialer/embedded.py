@@ -165,6 +165,7 @@ class EmbeddedRun:
                 stop=self.stop,
                 rules=settings.calling_rules,
                 tick_seconds=self._tick_seconds(),
+                redispatch_after=self._wall(settings.redispatch_seconds),
             ),
             gevent.spawn(self._sweep_loop, pool),
             *(
@@ -200,6 +201,11 @@ class EmbeddedRun:
         if per_second <= 0:
             return ADMISSION_SECONDS
         return max(ADMISSION_SECONDS, MIN_REAL_TICK / per_second)
+
+    def _wall(self, seconds: float) -> float:
+        """``seconds`` of wall time in clock seconds (a lost message is a wall-time matter)."""
+        per_second = self.clock.real_seconds(1.0)
+        return seconds if per_second <= 0 else max(seconds, seconds / per_second)
 
     def _start_if_draft(self, campaign_id: int) -> None:
         with Session(self.engine) as session:

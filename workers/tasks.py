@@ -53,6 +53,7 @@ def scheduler_tick() -> dict[str, Any]:
                 clock=services.clock,
                 tick_seconds=ADMISSION_SECONDS,
                 rules=services.settings.calling_rules,
+                redispatch_after=services.settings.redispatch_seconds,
             )
             admitted += report.admitted
             redispatched += report.redispatched
@@ -79,7 +80,15 @@ def sweep() -> dict[str, Any]:
 
 @signals.worker_process_init.connect  # type: ignore[untyped-decorator]
 def _process_init(**_: Any) -> None:
-    start_metrics_server(process_services().settings, "worker")
+    _worker_up()
+
+
+def _worker_up() -> None:
+    services = process_services()
+    start_metrics_server(services.settings, "worker")
+    # connect to the nodes now, not at the first call (which would find none connected and
+    # go back to the scheduler); the clients reconnect on their own from here on
+    services.pool.start()
 
 
 @signals.worker_ready.connect  # type: ignore[untyped-decorator]
@@ -87,7 +96,7 @@ def _ready(sender: Any = None, **_: Any) -> None:
     # the gevent and solo pools run tasks in the main process: no worker_process_init there
     pool = getattr(getattr(sender, "pool_cls", None), "__module__", "")
     if "prefork" not in pool:
-        start_metrics_server(process_services().settings, "worker")
+        _worker_up()
 
 
 @signals.beat_init.connect  # type: ignore[untyped-decorator]

@@ -538,6 +538,7 @@ def run_scheduler(
     lookahead: int = 2,
     rules: Sequence[CallingRule] = (),
     on_tick: Callable[[TickReport], None] | None = None,
+    redispatch_after: float = REDISPATCH_AFTER,
 ) -> int:
     """Tick every ``tick_seconds`` of ``clock`` time until ``stop`` is set; returns the ticks.
 
@@ -559,6 +560,7 @@ def run_scheduler(
                 tick_seconds=tick_seconds,
                 lookahead=lookahead,
                 rules=rules,
+                redispatch_after=redispatch_after,
             )
         except Exception:
             log.exception("scheduler tick failed")

@@ -258,11 +258,21 @@ _SPIN_SCRIPT = textwrap.dedent(
     warnings.simplefilter("ignore")
     port = int(sys.argv[2])
     esl = None
+    def demand():
+        # CPU time plus time spent waiting for a CPU, of the main thread (/proc/self is the
+        # thread group leader): a spinning loop demands ~1 s per second however loaded the
+        # machine is, while its plain CPU share falls with the load
+        try:
+            with open("/proc/self/schedstat") as stat:
+                ran, waited = stat.read().split()[:2]
+            return (int(ran) + int(waited)) / 1e9
+        except OSError:
+            return time.process_time()
     def watchdog():
         time.sleep(0.4)
-        cpu, wall = time.process_time(), time.monotonic()
+        cpu, wall = demand(), time.monotonic()
         time.sleep(0.6)
-        out = {"busy": (time.process_time() - cpu) / (time.monotonic() - wall),
+        out = {"busy": (demand() - cpu) / (time.monotonic() - wall),
                "reason": type(getattr(esl, "close_reason", None)).__name__}
         print(json.dumps(out), flush=True)
         os._exit(0)
@@ -285,7 +295,8 @@ def spin_report(which: str) -> dict[str, object]:
     """Run a ``which`` ("upstream" or "ours") client in a child process against the simulator
     in another child process (a spinning reader in this process would starve the hub that
     serves it), which sends it a truncated frame then EOF. Returns ``{"busy": CPU share of
-    the client process 0.4-1.0 s after connecting, "reason": its close reason}``."""
+    the client process 0.4-1.0 s after connecting (CPU time plus run-queue wait, so that a
+    loaded machine does not hide a spin), "reason": its close reason}``."""
     server = subprocess.Popen(
         [sys.executable, "-m", "tests.esl.sim_child", "truncate"],
         stdin=subprocess.PIPE,
