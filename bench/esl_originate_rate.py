@@ -25,20 +25,29 @@ from dialer.esl import DialTemplate, ESLClient, build_originate
 TEMPLATE = DialTemplate("loopback/{number}/{context}", {"context": "default"})
 
 
-def _command(attempt: str) -> str:
+def _command(
+    attempt: str, template: DialTemplate = TEMPLATE, number: str = "15551234567"
+) -> str:
     return build_originate(
-        attempt_id=attempt, number="15551234567", template=TEMPLATE, caller_id_number="15550001"
+        attempt_id=attempt, number=number, template=template, caller_id_number="15550001"
     ).command()
 
 
-def adapter_rate(address: tuple[str, int], calls: int, concurrency: int) -> float:
+def adapter_rate(
+    address: tuple[str, int],
+    calls: int,
+    concurrency: int,
+    *,
+    template: DialTemplate = TEMPLATE,
+    number: str = "15551234567",
+) -> float:
     client = ESLClient(*address, "ClueCon", command_timeout=30)
     client.connect(timeout=5)
     try:
 
         def one(_: int) -> bool:
             attempt = str(uuid.uuid4())
-            job = client.bgapi(_command(attempt), job_uuid=attempt)
+            job = client.bgapi(_command(attempt, template, number), job_uuid=attempt)
             return job.result(timeout=60).ok
 
         started = time.perf_counter()

@@ -431,6 +431,9 @@ class Stack:
     consumer: bool = True
     node_max_channels: int = 5000
     node_sps: int = 1000
+    #: The simulator's own limits (a node's max-sessions and sessions-per-second).
+    sim_sps: int = 1000
+    sim_max_sessions: int = 5000
     extra_env: dict[str, str] = field(default_factory=dict)
 
     procs: dict[str, Proc] = field(default_factory=dict, init=False)
@@ -517,7 +520,8 @@ class Stack:
             [sys.executable, "-m", "dialer", "simulator",
              "--listen", f"127.0.0.1:{self.sim_port}", "--scenario", scenario,
              "--time-scale", str(self.time_scale), "--ledger", str(self.ledger_path),
-             "--sessions-per-second", "1000", "--max-sessions", "5000", "--seed", "1"],
+             "--sessions-per-second", str(self.sim_sps),
+             "--max-sessions", str(self.sim_max_sessions), "--seed", "1"],
         )  # fmt: skip
         self._spawn("simulator")
         self._wait_port(self.sim_port, "simulator")
