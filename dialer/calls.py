@@ -27,7 +27,7 @@ from sqlalchemy import Engine
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from dialer.campaigns.model import CallerId, MetadataValue, validation_problems
+from dialer.campaigns.model import MetadataValue, valid_e164, validation_problems
 from dialer.campaigns.schedule import CallingHours, Schedule
 from dialer.clock import Clock, get_clock
 from dialer.config import ConfigError, Settings
@@ -53,21 +53,10 @@ class CallRequest(BaseModel):
     trunk: str = Field(default=DEFAULT_TRUNK, pattern=r"^[A-Za-z0-9_.-]+$", max_length=64)
     metadata: dict[str, MetadataValue] = Field(default_factory=dict)
 
-    @field_validator("to_number")
+    @field_validator("to_number", "caller_id_number")
     @classmethod
     def _e164(cls, value: str) -> str:
-        try:
-            parsed = phonenumbers.parse(value, None)
-        except phonenumbers.NumberParseException:
-            raise ValueError(f"{value!r} is not an E.164 number (e.g. +12125550123)") from None
-        if not phonenumbers.is_valid_number(parsed):
-            raise ValueError(f"{value!r} is not a valid phone number")
-        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-
-    @field_validator("caller_id_number")
-    @classmethod
-    def _caller_id(cls, value: str) -> str:
-        return CallerId(number=value).number
+        return valid_e164(value)
 
     def fingerprint(self) -> str:
         canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, ensure_ascii=True)

@@ -44,13 +44,18 @@ class CallerId(_Strict):
     @field_validator("number")
     @classmethod
     def _e164(cls, value: str) -> str:
-        try:
-            parsed = phonenumbers.parse(value, None)
-        except phonenumbers.NumberParseException:
-            raise ValueError(f"{value!r} is not an E.164 number (e.g. +12125550100)") from None
-        if not phonenumbers.is_valid_number(parsed):
-            raise ValueError(f"{value!r} is not a valid phone number")
-        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        return valid_e164(value)
+
+
+def valid_e164(value: str) -> str:
+    """``value`` as a valid E.164 number, or a ValueError a user can read."""
+    try:
+        parsed = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        raise ValueError(f"{value!r} is not an E.164 number (e.g. +12125550100)") from None
+    if not phonenumbers.is_valid_number(parsed):
+        raise ValueError(f"{value!r} is not a valid phone number")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
 class Pacing(_Strict):

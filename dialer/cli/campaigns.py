@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import shlex
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +31,7 @@ from dialer.campaigns import (
     start_campaign,
     wait_for_campaign,
 )
-from dialer.cli.context import fail, load_settings, open_engine, out_console
+from dialer.cli.context import fail, load_settings, open_engine, out_console, write_sample
 
 app = typer.Typer(
     help="Campaigns: create from a YAML file, start, pause, resume, cancel, watch.",
@@ -296,17 +294,8 @@ def sample_command(
     path: Path = typer.Argument(..., help="Where to write the sample YAML (never overwritten)."),
 ) -> None:
     """Write the sample campaign that ships with the dialer (it calls the "Sample list")."""
-    data = (resources.files("dialer") / "samples" / "campaign.yaml").read_bytes()
-    try:
-        with path.open("xb") as out:
-            out.write(data)
-    except FileExistsError:
-        fail(f"{path} exists; not overwriting it")
-    except OSError as exc:
-        fail(f"cannot write {path}: {exc.strerror or exc}")
-    out_console.print(
-        f"sample campaign written to {path}; create it with: "
-        f"dialer campaigns create {shlex.quote(str(path))}",
-        highlight=False,
-        markup=False,
+    write_sample(
+        "campaign.yaml",
+        path,
+        "sample campaign written to {path}; create it with: dialer campaigns create {quoted}",
     )

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
+from importlib import resources
+from pathlib import Path
 from typing import NoReturn
 
 from rich.console import Console
@@ -48,3 +51,18 @@ def make_url_safe(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:
         return repr(url)
+
+
+def write_sample(name: str, path: Path, next_step: str) -> None:
+    """Write the packaged sample ``dialer/samples/<name>`` to ``path`` (never over a file)."""
+    data = (resources.files("dialer") / "samples" / name).read_bytes()
+    try:
+        with path.open("xb") as out:
+            out.write(data)
+    except FileExistsError:
+        fail(f"{path} exists; not overwriting it")
+    except OSError as exc:
+        fail(f"cannot write {path}: {exc.strerror or exc}")
+    out_console.print(
+        next_step.format(path=path, quoted=shlex.quote(str(path))), highlight=False, markup=False
+    )

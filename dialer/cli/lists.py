@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import shlex
 import sys
-from importlib import resources
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -13,7 +11,14 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
-from dialer.cli.context import err_console, fail, load_settings, open_engine, out_console
+from dialer.cli.context import (
+    err_console,
+    fail,
+    load_settings,
+    open_engine,
+    out_console,
+    write_sample,
+)
 from dialer.db.models import Base
 from dialer.lists import ImportOptions, ListImportError, import_list
 
@@ -107,19 +112,11 @@ def sample_command(
     path: Path = typer.Argument(..., help="Where to write the sample CSV (never overwritten)."),
 ) -> None:
     """Write the sample contact list that ships with the dialer, to try an import on."""
-    data = (resources.files("dialer") / "samples" / "contacts.csv").read_bytes()
-    try:
-        with path.open("xb") as out:
-            out.write(data)
-    except FileExistsError:
-        fail(f"{path} exists; not overwriting it")
-    except OSError as exc:
-        fail(f"cannot write {path}: {exc.strerror or exc}")
-    out_console.print(
-        f"sample contact list (a few rows bad on purpose) written to {path}; "
-        f"import it with: dialer lists import {shlex.quote(str(path))} --name 'Sample list'",
-        highlight=False,
-        markup=False,
+    write_sample(
+        "contacts.csv",
+        path,
+        "sample contact list (a few rows bad on purpose) written to {path}; "
+        "import it with: dialer lists import {quoted} --name 'Sample list'",
     )
 
 
