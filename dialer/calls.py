@@ -17,7 +17,7 @@ import json
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import phonenumbers
 import sqlalchemy as sa
@@ -160,7 +160,7 @@ def start_call(
         "amd_enabled": False,
         "recording_enabled": False,
     }
-    table = sa.Table(CallAttempt.__tablename__, CallAttempt.metadata)
+    table = cast(sa.Table, CallAttempt.__table__)
     insert = (
         postgresql.insert(table) if engine.dialect.name == "postgresql" else sqlite.insert(table)
     )

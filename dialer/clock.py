@@ -110,6 +110,16 @@ class ScaledClock:
         return max(0.0, seconds * self.time_scale)
 
 
+def clock_seconds(clock: Clock, wall_seconds: float) -> float:
+    """``wall_seconds`` of real time in ``clock`` seconds, never fewer than given: what takes
+    wall time (a message in flight, a bgapi becoming a channel) does not shrink when the
+    clock runs faster. A frozen clock has no wall time to convert: the value as given."""
+    per_second = clock.real_seconds(1.0)
+    if per_second <= 0:
+        return wall_seconds
+    return max(wall_seconds, wall_seconds / per_second)
+
+
 def _aware(when: datetime | str) -> datetime:
     if isinstance(when, str):
         when = datetime.fromisoformat(when.replace("Z", "+00:00"))

@@ -24,7 +24,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from dialer.campaigns.service import start_campaign
-from dialer.clock import Clock, ScaledClock, get_clock, set_clock
+from dialer.clock import Clock, ScaledClock, clock_seconds, get_clock, set_clock
 from dialer.config import Settings
 from dialer.consumer import run_consumer
 from dialer.db.models import CallAttempt, Campaign
@@ -165,7 +165,8 @@ class EmbeddedRun:
                 stop=self.stop,
                 rules=settings.calling_rules,
                 tick_seconds=self._tick_seconds(),
-                redispatch_after=self._wall(settings.redispatch_seconds),
+                # a lost message is a wall-time matter
+                redispatch_after=clock_seconds(self.clock, settings.redispatch_seconds),
             ),
             gevent.spawn(self._sweep_loop, pool),
             *(
@@ -197,15 +198,7 @@ class EmbeddedRun:
         """Admission rounds every 0.2 s: a channel freed by a hangup is refilled within a
         fifth of a second, not a whole second (mean live / limit ~0.88 with 6 s calls and
         1 s ticks). On a fast clock, never more often than every 20 ms of wall time."""
-        per_second = self.clock.real_seconds(1.0)
-        if per_second <= 0:
-            return ADMISSION_SECONDS
-        return max(ADMISSION_SECONDS, MIN_REAL_TICK / per_second)
-
-    def _wall(self, seconds: float) -> float:
-        """``seconds`` of wall time in clock seconds (a lost message is a wall-time matter)."""
-        per_second = self.clock.real_seconds(1.0)
-        return seconds if per_second <= 0 else max(seconds, seconds / per_second)
+        return max(ADMISSION_SECONDS, clock_seconds(self.clock, MIN_REAL_TICK))
 
     def _start_if_draft(self, campaign_id: int) -> None:
         with Session(self.engine) as session:

@@ -30,7 +30,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 
 from dialer import metrics
-from dialer.clock import Clock, get_clock
+from dialer.clock import Clock, clock_seconds, get_clock
 from dialer.consumer.store import (
     BatchResult,
     Incoming,
@@ -323,7 +323,8 @@ class Consumer:
     def _reconcile(self, marker: _Reconcile) -> None:
         result = self._with_retries("reconcile", lambda session: reconcile_node(
             session, self.name, marker.channels, leases=self.leases, clock=self.clock,
-            min_age=self._min_age_on_clock(),
+            # wall time: what a bgapi needs to become a channel does not shrink on a fast clock
+            min_age=clock_seconds(self.clock, self.reconcile_min_age),
         ), size=len(marker.channels))
         if result is None:
             return
@@ -343,15 +344,6 @@ class Consumer:
             self._followup = gevent.spawn_later(delay, self._snapshot)
         if self.on_reconcile is not None:
             self.on_reconcile(result)
-
-    def _min_age_on_clock(self) -> float:
-        """``reconcile_min_age`` is wall time: what a bgapi needs to reach the switch and
-        become a channel does not shrink when the clock runs faster. On a scaled clock it is
-        that many real seconds, in clock seconds (never less than as given)."""
-        per_second = self.clock.real_seconds(1.0)
-        if per_second <= 0:  # a frozen clock: no wall time to convert
-            return self.reconcile_min_age
-        return max(self.reconcile_min_age, self.reconcile_min_age / per_second)
 
     def _with_retries(self, what: str, work: Callable[[Any], Any], *, size: int) -> Any:
         """``work(session)`` in one transaction until it commits. A database outage is

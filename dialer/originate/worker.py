@@ -186,9 +186,12 @@ class Originator:
 
     def _pick_node(self) -> NodeConfig | None:
         """The connected node with the most free channels."""
+        connected = self.pool.connected()
+        if len(connected) <= 1:  # nothing to choose between: no lease count to ask for
+            return connected[0] if connected else None
         now = self.clock.time()
         best: tuple[int, NodeConfig] | None = None
-        for node in self.pool.connected():
+        for node in connected:
             free = node.max_channels - self.leases.count(f"node:{node.name}", now)
             if best is None or free > best[0]:
                 best = (free, node)
@@ -292,10 +295,11 @@ class Originator:
             metrics.ORIGINATE_REQUESTS.labels(node=node.name, result="unknown").inc()
             log.warning("originate %s on %s: outcome unknown: %s", attempt_id, node.name, exc)
             return self._done(OriginateOutcome(attempt_id, "unknown", str(exc), node.name))
-        job.add_done_callback(lambda done: self._job_done(done, node.name, sent_at))
+        talk = float(attempt.options.get("max_duration", 300))
+        job.add_done_callback(lambda done: self._job_done(done, node.name, sent_at, talk))
         return self._done(OriginateOutcome(attempt_id, "sent", "", node.name))
 
-    def _job_done(self, job: Job, node: str, sent_at: float) -> None:
+    def _job_done(self, job: Job, node: str, sent_at: float, talk: float) -> None:
         attempt_id = job.job_uuid
         error = job.exception()
         if error is not None:
@@ -306,7 +310,7 @@ class Originator:
         if result.ok:
             metrics.ORIGINATE_REQUESTS.labels(node=node, result="ok").inc()
             try:
-                self._answered(attempt_id, result.event)
+                self._answered(attempt_id, result.event, talk)
             except Exception:  # the consumer records the answer from CHANNEL_ANSWER too
                 log.exception("recording the answer of %s", attempt_id)
             return
@@ -317,7 +321,7 @@ class Originator:
         except Exception:  # the consumer finalises from the same BACKGROUND_JOB
             log.exception("finalising %s after -ERR %s", attempt_id, cause)
 
-    def _answered(self, attempt_id: str, event: Event | None) -> None:
+    def _answered(self, attempt_id: str, event: Event | None, talk: float) -> None:
         """An originate answers ``+OK`` only once the callee answered: record it, so that a
         consumer that was away when CHANNEL_ANSWER came still knows the call was answered
         (never ``failed``, which would be retried), and hold the lease for the talk time."""
@@ -326,10 +330,6 @@ class Originator:
         if stamp and stamp.isdigit():
             at = datetime.fromtimestamp(int(stamp) / 1_000_000, UTC)
         with Session(self.engine) as session, session.begin():
-            attempt = session.get(CallAttempt, uuid.UUID(attempt_id))
-            if attempt is None:
-                return
-            talk = float(attempt.options.get("max_duration", 300))
             moved = mark_attempt(
                 session, attempt_id, "answered", by=self.worker_id, at=self.clock.now(),
                 answered_at=at,
