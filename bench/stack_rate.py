@@ -20,6 +20,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import signal
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -71,12 +75,31 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
+def start_profilers(pids: dict[str, int], folder: Path) -> list[subprocess.Popen[bytes]]:
+    """py-spy on every process (collapsed stacks, idle frames left out), until SIGINT."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return [
+        subprocess.Popen(
+            [spy, "record", "--pid", str(pid), "--rate", "250", "--format", "raw",
+             "--nonblocking", "--output", str(folder / f"{key}.txt")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        for key, pid in pids.items()
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=4000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=100)
     parser.add_argument("--adapter-calls", type=int, default=3000)
+    parser.add_argument(
+        "--profile", type=Path, metavar="DIR",
+        help="sample every dialer process with py-spy during the campaign (collapsed stacks "
+        "in DIR/<process>.txt; py-spy must be installed)",
+    )  # fmt: skip
     args = parser.parse_args()
 
     name = f"dialer_bench_{uuid.uuid4().hex[:8]}"
@@ -121,6 +144,7 @@ def main() -> None:
                     for key, proc in stack.procs.items()
                     if key != "simulator" and proc.pid is not None
                 }
+                spies = start_profilers(pids, args.profile) if args.profile else []
                 before = {key: cpu_seconds(pid) for key, pid in pids.items()}
                 started = time.monotonic()
                 campaign = make_campaign(
@@ -130,6 +154,9 @@ def main() -> None:
                 wait_campaign(engine, campaign, timeout=args.calls / 20 + 120)
                 elapsed = time.monotonic() - started
                 used = {key: cpu_seconds(pid) - before[key] for key, pid in pids.items()}
+                for spy in spies:
+                    spy.send_signal(signal.SIGINT)
+                    spy.wait(timeout=30)
                 cpu = sum(used.values())
                 facts = read_ledger(stack.ledger_path)
         starts = sorted(

@@ -8,7 +8,7 @@ before admitting a call.
 
 from __future__ import annotations
 
-from dialer.leases.backend import Bucket, Granted, LeaseBackend, Rejected, Scope
+from dialer.leases.backend import Bucket, Granted, LeaseBackend, LeaseRequest, Rejected, Scope
 from dialer.leases.memory import MemoryLeases
 from dialer.leases.redis import RedisLeases
 
@@ -16,6 +16,7 @@ __all__ = [
     "Bucket",
     "Granted",
     "LeaseBackend",
+    "LeaseRequest",
     "MemoryLeases",
     "RedisLeases",
     "Rejected",

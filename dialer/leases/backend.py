@@ -80,6 +80,16 @@ class Rejected:
     retry_after: float
 
 
+@dataclass(frozen=True)
+class LeaseRequest:
+    """One acquire of a batch (:meth:`LeaseBackend.acquire_many`)."""
+
+    lease_id: str
+    scopes: Sequence[Scope]
+    ttl: float
+    buckets: Sequence[Bucket] = ()
+
+
 class LeaseBackend(Protocol):
     def acquire(
         self,
@@ -104,6 +114,21 @@ class LeaseBackend(Protocol):
 
     def release(self, lease_id: str) -> bool:
         """Remove the lease from all its scopes; True if the backend still had it."""
+        ...
+
+    def acquire_many(
+        self, requests: Sequence[LeaseRequest], now: float
+    ) -> list[Granted | Rejected]:
+        """:meth:`acquire` for each request in order (each one atomic, as if called one after
+        another), in one round trip; results in the order of the requests."""
+        ...
+
+    def extend_many(self, lease_ids: Sequence[str], ttl: float, now: float) -> int:
+        """:meth:`extend` for each id in one round trip; how many were extended."""
+        ...
+
+    def release_many(self, lease_ids: Sequence[str]) -> int:
+        """:meth:`release` for each id in one round trip; how many the backend still had."""
         ...
 
     def wait_released(self, timeout: float) -> bool:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from dialer.leases.backend import (
     Bucket,
     Granted,
+    LeaseRequest,
     Rejected,
     Scope,
     check_ttl,
@@ -96,6 +97,17 @@ class MemoryLeases:
         if held:
             self._released.set()
         return held
+
+    def acquire_many(
+        self, requests: Sequence[LeaseRequest], now: float
+    ) -> list[Granted | Rejected]:
+        return [self.acquire(r.lease_id, r.scopes, r.ttl, now, r.buckets) for r in requests]
+
+    def extend_many(self, lease_ids: Sequence[str], ttl: float, now: float) -> int:
+        return sum(self.extend(lease_id, ttl, now) for lease_id in lease_ids)
+
+    def release_many(self, lease_ids: Sequence[str]) -> int:
+        return sum(self.release(lease_id) for lease_id in lease_ids)
 
     def wait_released(self, timeout: float) -> bool:
         released = self._released.wait(max(0.0, timeout))

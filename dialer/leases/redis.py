@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import redis
@@ -33,6 +34,7 @@ from dialer.leases.backend import (
     SLACK_SECONDS,
     Bucket,
     Granted,
+    LeaseRequest,
     Rejected,
     Scope,
     check_ttl,
@@ -249,6 +251,28 @@ return out
 )
 
 
+@dataclass(frozen=True)
+class _AcquireCall:
+    lease_id: str
+    expires_at: float
+    scopes: Sequence[Scope]
+    buckets: Sequence[Bucket]
+    keys: list[str]
+    args: list[str | int]
+
+    def verdict(self, reply: Any) -> Granted | Rejected:
+        """The script's answer; a rejection names the scope or bucket by its position."""
+        outcome = _text(reply[0])
+        if outcome == "granted":
+            return Granted(self.lease_id, self.expires_at)
+        if outcome == "limit":
+            return Rejected(self.lease_id, "limit", self.scopes[int(reply[1]) - 1].kind, 0.0)
+        if outcome == "rate":
+            kind = self.buckets[int(reply[1]) - 1].kind
+            return Rejected(self.lease_id, "rate", kind, float(reply[2]))
+        return Rejected(self.lease_id, "lost_state", "", 0.0)
+
+
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
@@ -297,34 +321,78 @@ class RedisLeases:
         now: float,
         buckets: Sequence[Bucket] = (),
     ) -> Granted | Rejected:
-        check_ttl(ttl)
-        scopes, buckets = unique(scopes), unique(buckets)
-        expires_at = now + ttl
+        request = self._acquire_call(LeaseRequest(lease_id, scopes, ttl, buckets), now)
+        return request.verdict(self._acquire(keys=request.keys, args=request.args))
+
+    def acquire_many(
+        self, requests: Sequence[LeaseRequest], now: float
+    ) -> list[Granted | Rejected]:
+        calls = [self._acquire_call(request, now) for request in requests]
+        replies = self._many(self._acquire, [(call.keys, call.args) for call in calls])
+        return [call.verdict(reply) for call, reply in zip(calls, replies, strict=True)]
+
+    def _acquire_call(self, request: LeaseRequest, now: float) -> _AcquireCall:
+        check_ttl(request.ttl)
+        scopes, buckets = unique(request.scopes), unique(request.buckets)
+        expires_at = now + request.ttl
         keys = [self._marker]
         keys += [self._scope(s.key) for s in scopes]
         keys += [self._bucket(b.key) for b in buckets]
-        args: list[str | int] = [self._prefix, lease_id, _float(now), _float(expires_at)]
+        args: list[str | int] = [self._prefix, request.lease_id, _float(now), _float(expires_at)]
         args.append(len(scopes))
         args += ["" if s.limit is None else s.limit for s in scopes]
         for b in buckets:
             args += [_float(b.rate), _float(b.burst), _idle_ms(b)]
-        reply = self._acquire(keys=keys, args=args)
-        outcome = _text(reply[0])
-        if outcome == "granted":
-            return Granted(lease_id, expires_at)
-        if outcome == "limit":
-            return Rejected(lease_id, "limit", scopes[int(reply[1]) - 1].kind, 0.0)
-        if outcome == "rate":
-            return Rejected(lease_id, "rate", buckets[int(reply[1]) - 1].kind, float(reply[2]))
-        return Rejected(lease_id, "lost_state", "", 0.0)
+        return _AcquireCall(request.lease_id, expires_at, scopes, buckets, keys, args)
+
+    def _many(self, script: Any, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
+        """EVALSHA each call in one pipelined round trip (not a transaction: every script is
+        atomic on its own). A script the server does not have (NOSCRIPT, after a restart) did
+        not run: it is loaded and those calls are sent again."""
+        if not calls:
+            return []
+        replies: list[Any] = [None] * len(calls)
+        todo = list(range(len(calls)))
+        for _ in range(2):
+            pipe = self._client.pipeline(transaction=False)
+            for i in todo:
+                keys, args = calls[i]
+                pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)  # type: ignore[no-untyped-call]
+            answers = pipe.execute(raise_on_error=False)
+            missing = []
+            for i, answer in zip(todo, answers, strict=True):
+                if isinstance(answer, redis.exceptions.NoScriptError):
+                    missing.append(i)
+                elif isinstance(answer, Exception):
+                    raise answer
+                else:
+                    replies[i] = answer
+            if not missing:
+                return replies
+            self._client.script_load(script.script)
+            todo = missing
+        raise redis.exceptions.NoScriptError("lease script could not be loaded")
 
     def extend(self, lease_id: str, ttl: float, now: float) -> bool:
         check_ttl(ttl)
         args = [self._prefix, lease_id, _float(now), _float(now + ttl)]
         return bool(self._extend(keys=[], args=args))
 
+    def extend_many(self, lease_ids: Sequence[str], ttl: float, now: float) -> int:
+        check_ttl(ttl)
+        calls: list[tuple[list[str], list[Any]]] = [
+            ([], [self._prefix, lease_id, _float(now), _float(now + ttl)]) for lease_id in lease_ids
+        ]
+        return sum(int(bool(reply)) for reply in self._many(self._extend, calls))
+
     def release(self, lease_id: str) -> bool:
         return bool(self._release(keys=[], args=[self._prefix, lease_id]))
+
+    def release_many(self, lease_ids: Sequence[str]) -> int:
+        calls: list[tuple[list[str], list[Any]]] = [
+            ([], [self._prefix, lease_id]) for lease_id in lease_ids
+        ]
+        return sum(int(bool(reply)) for reply in self._many(self._release, calls))
 
     def wait_released(self, timeout: float) -> bool:
         key = f"{self._prefix}:released"

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-from dialer.leases import Bucket, Granted, LeaseBackend, Rejected, Scope
+from dialer.leases import Bucket, Granted, LeaseBackend, LeaseRequest, Rejected, Scope
 from tests.leases.conftest import NOW, Harness
 
 CAMPAIGN = Scope("campaign", "7", 2)
@@ -461,3 +461,57 @@ def test_wait_released_wakes_a_waiter_blocked_before_the_release(leases: LeaseBa
     waiter.join(timeout=5)
     assert woke == [True]
     assert time.monotonic() - started < 1.0
+
+
+# -- batches: one round trip, the same answers as one call after another -------------------
+
+
+def test_acquire_many_answers_in_order_as_sequential_acquires(leases: LeaseBackend) -> None:
+    requests = [LeaseRequest(f"b{i}", [CAMPAIGN, NODE], 30.0) for i in range(3)]
+    results = leases.acquire_many(requests, NOW)
+    assert [type(r).__name__ for r in results] == ["Granted", "Granted", "Rejected"]
+    assert [r.lease_id for r in results] == ["b0", "b1", "b2"]
+    assert rejected(results[2]).reason == "limit"
+    assert results[2].scope == "campaign"
+    assert granted(results[0]).expires_at == NOW + 30.0
+    assert leases.holders(CAMPAIGN, NOW) == ["b0", "b1"]
+    assert leases.count(NODE, NOW) == 2  # the rejected one changed nothing
+
+
+def test_acquire_many_takes_one_token_per_granted_lease(leases: LeaseBackend) -> None:
+    pace = Bucket("campaign", "9", rate=2.0, burst=2.0)
+    requests = [LeaseRequest(f"t{i}", [], 30.0, [pace]) for i in range(3)]
+    results = leases.acquire_many(requests, NOW)
+    assert [isinstance(r, Granted) for r in results] == [True, True, False]
+    assert rejected(results[2]).reason == "rate"
+    assert results[2].retry_after == pytest.approx(0.5)
+    assert leases.tokens(pace, NOW) == pytest.approx(0.0)
+
+
+def test_acquire_many_of_nothing_is_nothing(leases: LeaseBackend) -> None:
+    assert leases.acquire_many([], NOW) == []
+    assert leases.release_many([]) == 0
+    assert leases.extend_many([], 10.0, NOW) == 0
+
+
+def test_acquire_many_on_a_lost_store_says_lost_state_for_each(
+    fresh_leases: LeaseBackend,
+) -> None:
+    results = fresh_leases.acquire_many(
+        [LeaseRequest("x", [NODE], 5.0), LeaseRequest("y", [NODE], 5.0)], NOW
+    )
+    assert [rejected(r).reason for r in results] == ["lost_state", "lost_state"]
+
+
+def test_release_many_counts_what_was_held_and_frees_the_scopes(leases: LeaseBackend) -> None:
+    leases.acquire_many([LeaseRequest(i, [CAMPAIGN], 30.0) for i in ("r1", "r2")], NOW)
+    assert leases.release_many(["r1", "r2", "never"]) == 2
+    assert leases.count(CAMPAIGN, NOW) == 0
+    assert leases.release_many(["r1"]) == 0
+
+
+def test_extend_many_extends_held_leases_only(leases: LeaseBackend) -> None:
+    leases.acquire_many([LeaseRequest(i, [NODE], 10.0) for i in ("e1", "e2")], NOW)
+    assert leases.extend_many(["e1", "e2", "gone"], 100.0, NOW + 1) == 2
+    assert leases.count(NODE, NOW + 50) == 2
+    assert leases.count(NODE, NOW + 102) == 0

@@ -15,6 +15,7 @@ from redis.retry import Retry
 from dialer.leases import (
     Bucket,
     Granted,
+    LeaseRequest,
     MemoryLeases,
     RedisLeases,
     Rejected,
@@ -67,6 +68,10 @@ def test_every_operation_is_one_round_trip(counted: RedisLeases) -> None:
     assert round_trips(lambda: leases.acquire("b", scopes, 30, NOW + 1, [PACE])) == 1
     assert round_trips(lambda: leases.extend("a", 60, NOW + 1)) == 1
     assert round_trips(lambda: leases.release("a")) == 1
+    batch = [LeaseRequest(f"m{i}", scopes, 30, [PACE]) for i in range(50)]
+    assert round_trips(lambda: leases.acquire_many(batch, NOW + 1)) == 1
+    assert round_trips(lambda: leases.extend_many([r.lease_id for r in batch], 60, NOW)) == 1
+    assert round_trips(lambda: leases.release_many([r.lease_id for r in batch])) == 1
     assert round_trips(lambda: leases.free(scopes, NOW + 1)) == 1
     assert round_trips(lambda: leases.tokens(PACE, NOW + 1)) == 1
     assert round_trips(lambda: leases.count(TRUNK, NOW + 1)) == 1
@@ -167,3 +172,17 @@ def test_a_prefix_with_glob_characters_resets_only_itself(redis_client: redis.Re
     finally:
         neighbour.reset()
         odd.reset()
+
+
+def test_batches_survive_a_server_that_forgot_the_scripts(
+    redis_client: redis.Redis, redis_prefix: str
+) -> None:
+    # A restarted Redis has no scripts: a pipelined EVALSHA answers NOSCRIPT and did not run.
+    leases = RedisLeases(redis_client, prefix=redis_prefix)
+    leases.restore([], NOW)
+    redis_client.script_flush()
+    results = leases.acquire_many([LeaseRequest(f"n{i}", [NODE], 30) for i in range(3)], NOW)
+    assert all(isinstance(r, Granted) for r in results)
+    assert leases.count(NODE, NOW) == 3  # each ran exactly once
+    redis_client.script_flush()
+    assert leases.release_many(["n0", "n1", "n2"]) == 3
