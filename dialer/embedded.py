@@ -33,7 +33,7 @@ from dialer.leases import LeaseBackend, make_backend
 from dialer.originate.pool import NodePool
 from dialer.originate.rebuild import rebuild_leases
 from dialer.originate.sweeper import sweep
-from dialer.originate.worker import Originator
+from dialer.originate.worker import Originator, batches
 from dialer.runtime import start_metrics_server
 from dialer.scheduler import run_scheduler
 from dialer.simulator import Simulator
@@ -151,8 +151,8 @@ class EmbeddedRun:
         workers = gevent.pool.Pool(self.options.pool_size)
 
         def dispatch(ids: Sequence[str]) -> None:
-            for attempt_id in ids:
-                workers.spawn(originator.originate, attempt_id)
+            for batch in batches(ids):
+                workers.spawn(originator.originate_many, batch)
 
         greenlets = [
             gevent.spawn(

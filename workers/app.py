@@ -48,6 +48,7 @@ def create_app() -> Celery:
         task_default_queue="originate",
         task_routes={
             "dialer.originate": {"queue": "originate"},
+            "dialer.originate_batch": {"queue": "originate"},
             "dialer.scheduler.tick": {"queue": "scheduler"},
             "dialer.sweep": {"queue": "scheduler"},
         },

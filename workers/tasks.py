@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,6 +12,7 @@ from celery import signals
 
 from dialer import metrics
 from dialer.originate.sweeper import sweep as run_sweep
+from dialer.originate.worker import batches
 from dialer.runtime import start_metrics_server, tick_lock
 from dialer.scheduler import tick
 from dialer.services import process_services
@@ -19,17 +21,28 @@ from workers.app import ADMISSION_SECONDS, TICK_SECONDS, app
 log = logging.getLogger("dialer.workers")
 
 
+@app.task(name="dialer.originate_batch", acks_late=True)  # type: ignore[untyped-decorator]
+def originate_batch(attempt_ids: list[str]) -> dict[str, int]:
+    """Originate a batch of attempts: one message, one query, one lease round trip and one
+    claim for all of them (a message costs a worker more CPU than the call's own work)."""
+    results: Counter[str] = Counter()
+    for outcome in process_services().originator.originate_many(attempt_ids):
+        results[outcome.result] += 1
+    for result, count in results.items():
+        metrics.ORIGINATE_TASKS.labels(result=result).inc(count)
+    return dict(results)
+
+
 @app.task(name="dialer.originate", acks_late=True)  # type: ignore[untyped-decorator]
 def originate(attempt_id: str) -> str:
-    outcome = process_services().originator.originate(attempt_id)
-    metrics.ORIGINATE_TASKS.labels(result=outcome.result).inc()
-    return outcome.result
+    """One attempt (messages sent before batches existed are still served)."""
+    return str(next(iter(originate_batch([attempt_id]))))
 
 
 def dispatch_originates(attempt_ids: Sequence[str]) -> None:
-    """Hand attempt ids to the originate queue (one message each, ids only)."""
-    for attempt_id in attempt_ids:
-        originate.apply_async(args=[attempt_id], queue="originate")
+    """Hand attempt ids to the originate queue, in batches (ids only, never state)."""
+    for batch in batches(attempt_ids):
+        originate_batch.apply_async(args=[batch], queue="originate")
 
 
 @app.task(name="dialer.scheduler.tick")  # type: ignore[untyped-decorator]
@@ -72,9 +85,7 @@ def sweep() -> dict[str, Any]:
     with tick_lock(services.settings, "sweep", ttl=120) as held:
         if not held:
             return {"skipped": "another sweep is running"}
-        report = run_sweep(
-            services.engine, services.leases, services.pool, clock=services.clock
-        )
+        report = run_sweep(services.engine, services.leases, services.pool, clock=services.clock)
         return {"leases_released": report.leases_released, "finalised": dict(report.finalised)}
 
 

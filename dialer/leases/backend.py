@@ -68,6 +68,9 @@ class Bucket:
 class Granted:
     lease_id: str
     expires_at: float
+    #: Seconds from ``now`` until the cps tokens taken are due (a token reserved ahead,
+    #: within the ``wait`` the caller allowed): the call is sent then, not before.
+    delay: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,7 @@ class LeaseRequest:
     scopes: Sequence[Scope]
     ttl: float
     buckets: Sequence[Bucket] = ()
+    wait: float = 0.0
 
 
 class LeaseBackend(Protocol):
@@ -98,8 +102,15 @@ class LeaseBackend(Protocol):
         ttl: float,
         now: float,
         buckets: Sequence[Bucket] = (),
+        wait: float = 0.0,
     ) -> Granted | Rejected:
         """Count ``lease_id`` in every scope and take a token from every bucket, atomically.
+
+        ``wait``: how many seconds the caller will wait for a token. A token due within it
+        is reserved now (the bucket goes below zero, so the next caller's is due later still)
+        and ``Granted.delay`` says when it is due: calls of one batch get their slots spaced
+        at the bucket's rate in one round trip, and none is lost to the jitter of callers
+        that came back a little late.
 
         Expired members of the scopes are reaped first. The first full scope (in the order
         given) rejects with ``"limit"``, else the first empty bucket with ``"rate"``; a
@@ -179,8 +190,16 @@ def refill(tokens: float, last: float, bucket: Bucket, now: float) -> float:
     return min(bucket.burst, tokens + elapsed * bucket.rate)
 
 
-def has_token(tokens: float, bucket: Bucket) -> bool:
-    return tokens + bucket.rate * SLACK_SECONDS >= 1.0
+def has_token(tokens: float, bucket: Bucket, wait: float = 0.0) -> bool:
+    """A token is there now (``wait`` 0) or will be within ``wait`` seconds."""
+    return tokens + bucket.rate * (SLACK_SECONDS + wait) >= 1.0
+
+
+def take_token(tokens: float, bucket: Bucket) -> tuple[float, float]:
+    """(tokens left, seconds until the token taken is due). Below zero: reserved ahead."""
+    if has_token(tokens, bucket):
+        return max(0.0, tokens - 1.0), 0.0
+    return tokens - 1.0, wait_for_token(tokens, bucket)
 
 
 def wait_for_token(tokens: float, bucket: Bucket) -> float:

@@ -22,6 +22,7 @@ from dialer.leases.backend import (
     has_token,
     refill,
     scope_key,
+    take_token,
     unique,
     wait_for_token,
 )
@@ -51,6 +52,7 @@ class MemoryLeases:
         ttl: float,
         now: float,
         buckets: Sequence[Bucket] = (),
+        wait: float = 0.0,
     ) -> Granted | Rejected:
         check_ttl(ttl)
         scopes, buckets = unique(scopes), unique(buckets)
@@ -70,14 +72,17 @@ class MemoryLeases:
             filled: list[float] = []
             for bucket in buckets:
                 tokens = self._tokens(bucket, now)
-                if not has_token(tokens, bucket):
+                if not has_token(tokens, bucket, wait):
                     return Rejected(lease_id, "rate", bucket.kind, wait_for_token(tokens, bucket))
                 filled.append(tokens)
+            delay = 0.0
             for bucket, tokens in zip(buckets, filled, strict=True):
                 last = self._buckets.get(bucket.key, (0.0, now))[1]
-                self._buckets[bucket.key] = (max(0.0, tokens - 1.0), max(last, now))
+                left, due = take_token(tokens, bucket)
+                self._buckets[bucket.key] = (left, max(last, now))
+                delay = max(delay, due)
             self._add(lease_id, [s.key for s in scopes], expires_at)
-        return Granted(lease_id, expires_at)
+        return Granted(lease_id, expires_at, delay)
 
     def extend(self, lease_id: str, ttl: float, now: float) -> bool:
         check_ttl(ttl)
@@ -101,7 +106,9 @@ class MemoryLeases:
     def acquire_many(
         self, requests: Sequence[LeaseRequest], now: float
     ) -> list[Granted | Rejected]:
-        return [self.acquire(r.lease_id, r.scopes, r.ttl, now, r.buckets) for r in requests]
+        return [
+            self.acquire(r.lease_id, r.scopes, r.ttl, now, r.buckets, r.wait) for r in requests
+        ]
 
     def extend_many(self, lease_ids: Sequence[str], ttl: float, now: float) -> int:
         return sum(self.extend(lease_id, ttl, now) for lease_id in lease_ids)

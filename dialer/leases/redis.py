@@ -105,8 +105,9 @@ end
 """
 
 # KEYS: marker, scope zsets..., bucket hashes...
-# ARGV: prefix, id, now, expires, n_scopes, (limit or "")..., (rate, burst, idle ms)...
-# A rejection names the scope or bucket by its position; the caller knows its kind.
+# ARGV: prefix, id, now, expires, n_scopes, (limit or "")..., (rate, burst, idle ms)..., wait
+# A rejection names the scope or bucket by its position; the caller knows its kind. A grant
+# says when its tokens are due (0: now; later: reserved ahead, the bucket below zero).
 _ACQUIRE = (
     _COMMON
     + """
@@ -150,6 +151,8 @@ end
 
 local n_buckets = #KEYS - 1 - n_scopes
 local a = 6 + n_scopes
+local wait = tonumber(ARGV[#ARGV])
+local delay = 0
 local taken = {}
 for j = 1, n_buckets do
   local rate, burst = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
@@ -162,10 +165,15 @@ for j = 1, n_buckets do
       at = state[2]
     end
   end
-  if tokens + rate * SLACK < 1 then
+  if tokens + rate * (SLACK + wait) < 1 then
     return {'rate', j, string.format('%.17g', (1 - tokens) / rate)}
   end
-  taken[j] = {math.max(0, tokens - 1), at, ARGV[a + 2]}
+  local left = math.max(0, tokens - 1)
+  if tokens + rate * SLACK < 1 then
+    left = tokens - 1
+    delay = math.max(delay, (1 - tokens) / rate)
+  end
+  taken[j] = {left, at, ARGV[a + 2]}
   a = a + 3
 end
 
@@ -175,7 +183,7 @@ for j = 1, n_buckets do
   redis.call('PEXPIRE', bucket, taken[j][3])
 end
 add(id, keys, expires)
-return {'granted'}
+return {'granted', string.format('%.17g', delay)}
 """.replace("SWEEP", str(SWEEP)).replace("SLACK", repr(SLACK_SECONDS))
 )
 
@@ -264,7 +272,8 @@ class _AcquireCall:
         """The script's answer; a rejection names the scope or bucket by its position."""
         outcome = _text(reply[0])
         if outcome == "granted":
-            return Granted(self.lease_id, self.expires_at)
+            delay = float(_text(reply[1])) if len(reply) > 1 else 0.0
+            return Granted(self.lease_id, self.expires_at, delay)
         if outcome == "limit":
             return Rejected(self.lease_id, "limit", self.scopes[int(reply[1]) - 1].kind, 0.0)
         if outcome == "rate":
@@ -320,8 +329,9 @@ class RedisLeases:
         ttl: float,
         now: float,
         buckets: Sequence[Bucket] = (),
+        wait: float = 0.0,
     ) -> Granted | Rejected:
-        request = self._acquire_call(LeaseRequest(lease_id, scopes, ttl, buckets), now)
+        request = self._acquire_call(LeaseRequest(lease_id, scopes, ttl, buckets, wait), now)
         return request.verdict(self._acquire(keys=request.keys, args=request.args))
 
     def acquire_many(
@@ -343,6 +353,7 @@ class RedisLeases:
         args += ["" if s.limit is None else s.limit for s in scopes]
         for b in buckets:
             args += [_float(b.rate), _float(b.burst), _idle_ms(b)]
+        args.append(_float(max(0.0, request.wait)))
         return _AcquireCall(request.lease_id, expires_at, scopes, buckets, keys, args)
 
     def _many(self, script: Any, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:

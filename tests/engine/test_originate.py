@@ -4,8 +4,9 @@ duplicated task a no-op, no lease means no call, -ERR ends the attempt with its 
 from __future__ import annotations
 
 import json
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import gevent
@@ -14,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from dialer.clock import FrozenClock
+from dialer.clock import FrozenClock, RealClock
 from dialer.config import Settings
 from dialer.db.models import CallAttempt, CampaignRecipient
 from dialer.leases import MemoryLeases, Scope
@@ -58,9 +59,7 @@ def leases() -> MemoryLeases:
 
 
 @pytest.fixture
-def originator(
-    pg_engine: Engine, settings: Settings, leases: MemoryLeases
-) -> Iterator[Originator]:
+def originator(pg_engine: Engine, settings: Settings, leases: MemoryLeases) -> Iterator[Originator]:
     pool = NodePool(settings.nodes)
     pool.start(wait=5.0)
     yield Originator(
@@ -69,13 +68,21 @@ def originator(
     pool.close()
 
 
-def _queued(engine: Engine, number: str = "+12125550111", status: str = "running",
-            **config: object) -> tuple[str, int]:
+def _queued(
+    engine: Engine, number: str = "+12125550111", status: str = "running", **config: object
+) -> tuple[str, int]:
     with Session(engine, expire_on_commit=False) as s:
         campaign = make_campaign(s, status=status, **config)
         progress = make_recipient(s, campaign, phone=number, attempts=1)
-        attempt = make_attempt(s, campaign=campaign, progress=progress, state="queued",
-                               node="", to_number=number, ring_timeout=20)
+        attempt = make_attempt(
+            s,
+            campaign=campaign,
+            progress=progress,
+            state="queued",
+            node="",
+            to_number=number,
+            ring_timeout=20,
+        )
         attempt.fs_node = None
         attempt.dispatched_at = T0
         s.commit()
@@ -165,13 +172,20 @@ def test_an_err_result_ends_the_attempt_with_its_outcome_and_frees_the_lease(
         assert progress.status == expected
 
 
-@pytest.mark.parametrize(("status", "result", "state"), [
-    ("paused", "deferred", "queued"),
-    ("cancelled", "cancelled", "cancelled"),
-])
+@pytest.mark.parametrize(
+    ("status", "result", "state"),
+    [
+        ("paused", "deferred", "queued"),
+        ("cancelled", "cancelled", "cancelled"),
+    ],
+)
 def test_paused_and_cancelled_campaigns_send_nothing(
-    originator: Originator, pg_engine: Engine, sim: Simulator,
-    status: str, result: str, state: str,
+    originator: Originator,
+    pg_engine: Engine,
+    sim: Simulator,
+    status: str,
+    result: str,
+    state: str,
 ) -> None:
     attempt_id, progress_id = _queued(pg_engine, status=status)
     assert originator.originate(attempt_id).result == result
@@ -234,3 +248,152 @@ def test_the_originates_ok_records_the_answer_even_with_no_consumer(
     # the ringing lease (20 + 60 s) became a talk-time one (300 + 60 s)
     expires = leases.holders("node:fs1", T0.timestamp() + 100)
     assert expires == [attempt_id]
+
+
+# -- batches: one message carries several attempts ------------------------------------------
+
+
+def _queued_many(engine: Engine, count: int, **config: object) -> list[str]:
+    with Session(engine, expire_on_commit=False) as s:
+        campaign = make_campaign(s, **config)
+        ids = []
+        for i in range(count):
+            number = f"+1212555{1000 + i:04d}"
+            progress = make_recipient(s, campaign, phone=number, attempts=1)
+            attempt = make_attempt(s, campaign=campaign, progress=progress, state="queued",
+                                   node="", to_number=number, ring_timeout=20)  # fmt: skip
+            attempt.fs_node = None
+            attempt.dispatched_at = T0
+            ids.append(str(attempt.id))
+        s.commit()
+        return ids
+
+
+def _statements(engine: Engine, action: Callable[[], object]) -> int:
+    seen: list[str] = []
+
+    caller = gevent.getcurrent()
+
+    def count(*args: object) -> None:
+        # this greenlet's own statements (not the answers written meanwhile), no pool pings
+        if gevent.getcurrent() is caller and str(args[2]).strip() != "SELECT 1":
+            seen.append(str(args[2]))
+
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        action()
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    return len(seen)
+
+
+def test_a_batch_sends_each_attempt_once_with_statements_that_do_not_grow_with_it(
+    pg_engine: Engine, sim: Simulator, leases: MemoryLeases
+) -> None:
+    host, port = sim.address
+    node = {
+        "name": "fs1",
+        "host": host,
+        "port": port,
+        "max_channels": 50,
+        "sessions_per_second": 100_000,
+    }
+    settings = Settings(fs_nodes=json.dumps([node]))
+    pool = NodePool(settings.nodes)
+    pool.start(wait=5.0)
+    # a running clock: a cps bucket refills (on a frozen one it gives one token, ever)
+    originator = Originator(pg_engine, leases, pool, settings, clock=RealClock(),
+                            worker_id="worker@test:1")  # fmt: skip
+    leases.restore([], time.time())
+    fast = {"pacing": {"max_channels": 100, "cps": 1000}}  # 20 slots within 20 ms
+    small, large = _queued_many(pg_engine, 3, **fast), _queued_many(pg_engine, 20, **fast)
+    try:
+        few = _statements(pg_engine, lambda: originator.originate_many(small))
+        many = _statements(pg_engine, lambda: originator.originate_many(large))
+        assert many == few == 2, (few, many)  # a read and a claim, whatever the batch size
+        wait_until(lambda: all(_originates(sim, i) == 1 for i in small + large))
+    finally:
+        pool.close()
+    for attempt_id in small + large:
+        assert _attempt(pg_engine, attempt_id).state in ("originating", "answered", "ended")
+    assert len(sim.facts.of("originate")) == 23
+
+
+def test_a_batch_reports_each_attempt_in_the_order_given(
+    originator: Originator, pg_engine: Engine, sim: Simulator
+) -> None:
+    sent_before = _queued(pg_engine)[0]
+    assert originator.originate(sent_before).result == "sent"
+    cancelled = _queued(pg_engine, status="cancelled")[0]
+    paused = _queued(pg_engine, status="paused")[0]
+    fresh = _queued(pg_engine, number="+12125550133")[0]
+    unknown = str(uuid.uuid4())
+    batch = [fresh, sent_before, cancelled, unknown, paused, fresh, "not-a-uuid"]
+    outcomes = originator.originate_many(batch)
+    assert [o.attempt_id for o in outcomes] == batch
+    assert [o.result for o in outcomes] == [
+        "sent", "duplicate", "cancelled", "missing", "deferred", "sent", "missing",
+    ]  # fmt: skip
+    gevent.sleep(0.3)
+    assert _originates(sim, fresh) == 1  # named twice in one batch, sent once
+    assert _originates(sim, sent_before) == 1
+    assert _originates(sim, cancelled) == _originates(sim, paused) == 0
+
+
+def test_a_batch_keeps_the_campaign_rate_and_defers_what_waits_too_long(
+    pg_engine: Engine, settings: Settings, leases: MemoryLeases, sim: Simulator
+) -> None:
+    """cps 2 on a frozen clock: one token now and no more ever; the first attempt goes out,
+    the others wait up to token_wait for a token, then go back to the scheduler."""
+    pool = NodePool(settings.nodes)
+    pool.start(wait=5.0)
+    originator = Originator(pg_engine, leases, pool, settings, clock=FrozenClock(T0),
+                            token_wait=0.3)  # fmt: skip
+    ids = _queued_many(pg_engine, 3, pacing={"max_channels": 10, "cps": 2})
+    try:
+        outcomes = originator.originate_many(ids)
+    finally:
+        pool.close()
+    assert [o.result for o in outcomes] == ["sent", "deferred", "deferred"]
+    assert {o.detail for o in outcomes[1:]} == {"rate:campaign"}
+    for attempt_id in ids[1:]:
+        attempt = _attempt(pg_engine, attempt_id)
+        assert attempt.state == "queued"
+        assert attempt.dispatched_at is None
+        assert attempt.not_before is not None
+    assert leases.leases(T0.timestamp()).keys() == {ids[0]}
+
+
+def test_the_batch_task_splits_a_round_into_even_batches() -> None:
+    from dialer.originate.worker import batches
+
+    assert batches([]) == []
+    assert batches(["a"]) == [["a"]]
+    ids = [str(i) for i in range(45)]
+    split = batches(ids, size=20)
+    assert [len(b) for b in split] == [15, 15, 15]
+    assert [i for b in split for i in b] == ids
+    assert [len(b) for b in batches(ids[:20], size=20)] == [20]
+
+
+def test_a_batch_spaces_its_calls_at_the_campaign_rate(
+    pg_engine: Engine, settings: Settings, leases: MemoryLeases, sim: Simulator
+) -> None:
+    """cps 10: the batch reserves five slots 0.1 s apart in one round trip and sends each
+    when its slot comes (the switch's own clock says when they arrived)."""
+    pool = NodePool(settings.nodes)
+    pool.start(wait=5.0)
+    originator = Originator(pg_engine, leases, pool, settings, clock=RealClock())
+    leases.restore([], time.time())
+    ids = _queued_many(pg_engine, 5, pacing={"max_channels": 10, "cps": 10})
+    try:
+        started = time.monotonic()
+        outcomes = originator.originate_many(ids)
+        took = time.monotonic() - started
+    finally:
+        pool.close()
+    assert [o.result for o in outcomes] == ["sent"] * 5
+    assert 0.38 <= took < 1.0
+    arrivals = sorted(float(f["t"]) for f in sim.facts.of("originate"))
+    gaps = [b - a for a, b in zip(arrivals, arrivals[1:], strict=False)]
+    assert min(gaps) >= 0.09, gaps

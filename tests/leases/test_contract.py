@@ -515,3 +515,53 @@ def test_extend_many_extends_held_leases_only(leases: LeaseBackend) -> None:
     assert leases.extend_many(["e1", "e2", "gone"], 100.0, NOW + 1) == 2
     assert leases.count(NODE, NOW + 50) == 2
     assert leases.count(NODE, NOW + 102) == 0
+
+
+# -- reserving a token ahead (wait) ---------------------------------------------------------
+
+
+def test_a_token_due_within_the_wait_is_reserved_and_its_delay_told(leases: LeaseBackend) -> None:
+    pace = Bucket("campaign", "r", rate=10.0)
+    first = granted(leases.acquire("w0", [], 30, NOW, [pace], wait=0.25))
+    assert first.delay == 0.0
+    delays = [granted(leases.acquire(f"w{i}", [], 30, NOW, [pace], wait=0.25)).delay
+              for i in (1, 2)]  # fmt: skip
+    assert delays == [pytest.approx(0.1), pytest.approx(0.2)]
+    # the next one would be due in 0.3 s, beyond the wait: refused, nothing taken
+    late = rejected(leases.acquire("w3", [], 30, NOW, [pace], wait=0.25))
+    assert late.reason == "rate"
+    assert late.retry_after == pytest.approx(0.3)
+    assert leases.tokens(pace, NOW) == pytest.approx(-2.0)  # two reserved ahead
+    # time catches up with the reservations: the next slot follows the last one reserved
+    assert granted(leases.acquire("w4", [], 30, NOW + 0.2, [pace], wait=0.25)).delay == (
+        pytest.approx(0.1)
+    )
+
+
+def test_without_a_wait_nothing_is_reserved(leases: LeaseBackend) -> None:
+    pace = Bucket("campaign", "n", rate=10.0)
+    granted(leases.acquire("a", [], 30, NOW, [pace]))
+    assert rejected(leases.acquire("b", [], 30, NOW, [pace])).retry_after == pytest.approx(0.1)
+    assert leases.tokens(pace, NOW) == pytest.approx(0.0)
+
+
+def test_a_batch_gets_its_slots_spaced_at_the_rate_in_one_call(leases: LeaseBackend) -> None:
+    pace = Bucket("campaign", "s", rate=50.0)
+    requests = [LeaseRequest(f"s{i}", [CAMPAIGN], 30, [pace], wait=1.0) for i in range(2)]
+    requests += [LeaseRequest(f"x{i}", [NODE], 30, [pace], wait=1.0) for i in range(3)]
+    results = leases.acquire_many(requests, NOW)
+    assert [granted(r).delay for r in results] == [
+        pytest.approx(0.02 * i, abs=1e-9) for i in range(5)
+    ]
+
+
+def test_the_slowest_bucket_sets_the_delay_and_a_refusal_reserves_nothing(
+    leases: LeaseBackend,
+) -> None:
+    fast, slow = Bucket("trunk", "f", rate=100.0), Bucket("campaign", "sl", rate=2.0)
+    granted(leases.acquire("p0", [], 30, NOW, [fast, slow], wait=1.0))
+    second = granted(leases.acquire("p1", [], 30, NOW, [fast, slow], wait=1.0))
+    assert second.delay == pytest.approx(0.5)
+    refused = rejected(leases.acquire("p2", [], 30, NOW, [fast, slow], wait=0.9))
+    assert refused.scope == "campaign"
+    assert leases.tokens(fast, NOW) == pytest.approx(-1.0)  # p2 took nothing from it
