@@ -25,15 +25,17 @@ import math
 from collections import defaultdict
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar, cast
+from datetime import datetime
+from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from dialer import metrics
 from dialer.campaigns.model import CampaignConfig
-from dialer.config import Settings
+from dialer.config import ConfigError, Settings
 from dialer.db.models import CallAttempt
+from dialer.fs_nodes import NodeConfig
 from dialer.leases.backend import LeaseBackend, Scope
 from dialer.trunks import TrunkConfig
 
@@ -62,24 +64,59 @@ class Occupancy:
     live_by_trunk: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     live_by_node: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     queued_total: int = 0
+    #: Queued attempts due to be handed to the broker (again), by campaign (None: single
+    #: calls); only filled when ``occupancy`` is given ``now`` and ``stale``.
+    resend_by_campaign: dict[int | None, int] = field(default_factory=lambda: defaultdict(int))
 
 
-def occupancy(conn: Connection) -> Occupancy:
+_TABLE = cast(sa.Table, CallAttempt.__table__)
+_LIVE = ("queued", "originating", "ringing", "answered")
+
+
+def _occupancy_query(resend: bool) -> sa.Select[Any]:
+    t = _TABLE
+    columns: list[Any] = [t.c.campaign_id, t.c.trunk, t.c.fs_node, t.c.state, sa.func.count()]
+    if resend:
+        due = sa.and_(
+            t.c.state == "queued",
+            sa.or_(t.c.not_before.is_(None), t.c.not_before <= sa.bindparam("now")),
+            sa.or_(t.c.dispatched_at.is_(None), t.c.dispatched_at < sa.bindparam("stale")),
+        )
+        columns.append(sa.func.sum(sa.case((due, 1), else_=0)))
+    else:
+        columns.append(sa.literal(0))
+    return (
+        sa.select(*columns)
+        .where(t.c.state.in_(_LIVE))
+        .group_by(t.c.campaign_id, t.c.trunk, t.c.fs_node, t.c.state)
+    )
+
+
+# Built once: a statement's construction and cache key cost more than running it.
+_PLAIN = _occupancy_query(resend=False)
+_WITH_RESEND = _occupancy_query(resend=True)
+
+
+def occupancy(
+    conn: Connection, *, now: datetime | None = None, stale: datetime | None = None
+) -> Occupancy:
     """Queued and live attempts by campaign, trunk and node.
 
     Only attempts in a live state are read (index ``ix_call_attempts_state_changed``): there are
     never more of them than there are channels, whatever the size of the lists.
+
+    With ``now`` and ``stale``, the same statement also counts the queued attempts the
+    re-dispatcher would pick (never handed over, ``not_before`` passed, or handed over before
+    ``stale``), so that a round with none skips its query.
     """
-    table = cast(sa.Table, CallAttempt.__table__)
-    rows = conn.execute(
-        sa.select(
-            table.c.campaign_id, table.c.trunk, table.c.fs_node, table.c.state, sa.func.count()
-        )
-        .where(table.c.state.in_(("queued", "originating", "ringing", "answered")))
-        .group_by(table.c.campaign_id, table.c.trunk, table.c.fs_node, table.c.state)
-    )
+    if now is not None and stale is not None:
+        rows = conn.execute(_WITH_RESEND, {"now": now, "stale": stale})
+    else:
+        rows = conn.execute(_PLAIN)
     found = Occupancy()
-    for campaign_id, trunk, node, state, count in rows:
+    for campaign_id, trunk, node, state, count, resend_count in rows:
+        if resend_count:
+            found.resend_by_campaign[campaign_id] += int(resend_count)
         if state == "queued":
             found.queued_total += count
             if campaign_id is not None:
@@ -144,7 +181,7 @@ def plan_capacity(
             _observe("trunk", name, up, trunk.max_channels)
         if trunk.cps is not None:
             pools[("trunk_cps", name)] = pacing_budget(trunk.cps, tick_seconds, lookahead, queued)
-    nodes = settings.nodes
+    nodes = settings_nodes(settings)
     if nodes:
         room = 0
         for node in nodes:
@@ -184,6 +221,43 @@ def plan_capacity(
         )
         planned[campaign.id] = CampaignCapacity(max(0, free), max(0, budget), mine)
     return CapacityPlan(planned, pools)
+
+
+_NODES: dict[str, list[NodeConfig] | ConfigError] = {}
+_TRUNKS: dict[tuple[str | None, str], TrunkConfig | ConfigError] = {}
+
+
+def settings_nodes(settings: Settings) -> list[NodeConfig]:
+    """``settings.nodes``, parsed once per ``DIALER_FS_NODES`` value (it parses on every read)."""
+    found = _NODES.get(settings.fs_nodes)
+    if found is None:
+        try:
+            found = settings.nodes
+        except ConfigError as exc:
+            found = exc
+        if len(_NODES) > 100:
+            _NODES.clear()
+        _NODES[settings.fs_nodes] = found
+    if isinstance(found, ConfigError):
+        raise ConfigError(str(found))  # a new one: raising the same object grows its traceback
+    return found
+
+
+def settings_trunk(settings: Settings, name: str) -> TrunkConfig:
+    """``settings.trunk(name)``, parsed once per ``DIALER_TRUNKS`` value and name."""
+    key = (settings.trunks_json, name)
+    found = _TRUNKS.get(key)
+    if found is None:
+        try:
+            found = settings.trunk(name)
+        except ConfigError as exc:
+            found = exc
+        if len(_TRUNKS) > 1000:
+            _TRUNKS.clear()
+        _TRUNKS[key] = found
+    if isinstance(found, ConfigError):
+        raise ConfigError(str(found))
+    return found
 
 
 def rotated(ids: Sequence[K], turn: int) -> list[K]:

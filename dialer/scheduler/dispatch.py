@@ -17,7 +17,8 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -55,7 +56,7 @@ class Redispatch:
 
 
 def select_for_redispatch(
-    engine: Engine,
+    bind: Engine | Connection,
     *,
     now: datetime,
     redispatch_after: float = REDISPATCH_AFTER,
@@ -95,7 +96,7 @@ def select_for_redispatch(
     )
     found = Redispatch()
     hours = hours or {}
-    with engine.begin() as conn:
+    with transaction(bind) as conn:
         if conn.dialect.name == "postgresql":
             query = query.with_for_update(of=a, skip_locked=True)
         rows = list(conn.execute(query))
@@ -125,6 +126,18 @@ def select_for_redispatch(
     for row in send:
         found.ids.setdefault(row.campaign_id, []).append(str(row.id))
     return found
+
+
+@contextmanager
+def transaction(bind: Engine | Connection) -> Iterator[Connection]:
+    """A transaction on ``bind``: a new connection's, or one more on a connection the caller
+    keeps for the whole round (one pool checkout a round instead of one a step)."""
+    if isinstance(bind, Connection):
+        with bind.begin():
+            yield bind
+    else:
+        with bind.begin() as conn:
+            yield conn
 
 
 def _recheck(

@@ -5,12 +5,21 @@ One :func:`tick` is one admission round:
 1. ``scheduled`` campaigns whose ``schedule.start`` has passed become ``running``; running
    campaigns past ``schedule.end`` have their pending recipients ``skipped``/``after_end``;
 2. queued attempts that must be handed to the broker (again) are dispatched, after their
-   DNC and window checks are repeated (:mod:`dialer.scheduler.dispatch`);
+   DNC and window checks are repeated (:mod:`dialer.scheduler.dispatch`); the statement that
+   counts queued and live attempts for step 3 also counts these, so a round with none runs
+   no query for them;
 3. each running campaign's capacity is computed and shared (:mod:`dialer.scheduler.capacity`);
 4. due recipients are admitted, one transaction per campaign, and the new attempt ids
    dispatched after the commit (:mod:`dialer.scheduler.admission`); campaigns that could not
    use their share leave it to the others in a further round;
-5. campaigns with nothing left to do are completed.
+5. campaigns with nothing left to do are completed: asked only when the round saw nothing
+   queued or live for them, and while the answer stays no at most every
+   :data:`COMPLETION_SECONDS` (:class:`_CompletionChecks`).
+
+Steps 1 to 4 share one connection; step 1 and the counts of step 3 are one transaction. An
+idle round (nothing to admit or re-dispatch) is two statements; each campaign that admits
+adds two. Parsed campaign configs, calling hours, trunks and nodes are kept between rounds
+and parsed again only when their source changes.
 
 **Concurrency**: a tick is idempotent and safe to interrupt at any line (every step is its own
 transaction and only moves rows forward), but two ticks must not run at the same time: they
@@ -31,14 +40,15 @@ import contextlib
 import logging
 import threading
 import time
+import weakref
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
 
 import sqlalchemy as sa
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
 from dialer import metrics
@@ -51,11 +61,13 @@ from dialer.db.models import Campaign, CampaignRecipient
 from dialer.leases.backend import LeaseBackend
 from dialer.scheduler.admission import Admission, admit, calling_hours
 from dialer.scheduler.capacity import (
+    Occupancy,
     Pool,
     RunningCampaign,
     occupancy,
     plan_capacity,
     rotated,
+    settings_trunk,
     water_fill,
 )
 from dialer.scheduler.dispatch import REDISPATCH_AFTER, hand_over, select_for_redispatch
@@ -66,6 +78,8 @@ log = logging.getLogger("dialer.scheduler")
 PENDING_REFRESH_SECONDS = 15.0
 #: Admission rounds per tick: the later ones hand out what campaigns could not use.
 MAX_ROUNDS = 3
+#: A campaign found not yet done is asked again at most this often (clock or wall seconds).
+COMPLETION_SECONDS = 1.0
 
 _CAMPAIGNS = cast(sa.Table, Campaign.__table__)
 _CR = cast(sa.Table, CampaignRecipient.__table__)
@@ -193,50 +207,65 @@ class TickReport:
 
 # -- step 1: starts and ends ----------------------------------------------------------------
 
+# The last config parsed per campaign, with the document it came from: a running campaign's
+# config does not change, so it is validated once, not five times a second.
+_PARSED: dict[int, tuple[Any, CampaignConfig | None, str]] = {}
 
-def _load_campaigns(engine: Engine) -> list[tuple[int, str, CampaignConfig | None]]:
-    with engine.connect() as conn:
-        rows = list(
-            conn.execute(
-                sa.select(_CAMPAIGNS.c.id, _CAMPAIGNS.c.status, _CAMPAIGNS.c.config)
-                .where(_CAMPAIGNS.c.status.in_(("scheduled", "running")))
-                .order_by(_CAMPAIGNS.c.id)
-            )
-        )
+
+def _parse(campaign_id: int, data: Any) -> tuple[CampaignConfig | None, str]:
+    hit = _PARSED.get(campaign_id)
+    if hit is not None and hit[0] == data:
+        return hit[1], hit[2]
+    try:
+        config: CampaignConfig | None = parse_config(data)
+        problem = ""
+    except CampaignConfigError as exc:
+        config, problem = None, str(exc)
+    if len(_PARSED) > 1000:
+        _PARSED.clear()
+    _PARSED[campaign_id] = (data, config, problem)
+    return config, problem
+
+
+_LISTED = (
+    sa.select(_CAMPAIGNS.c.id, _CAMPAIGNS.c.status, _CAMPAIGNS.c.config)
+    .where(_CAMPAIGNS.c.status.in_(("scheduled", "running")))
+    .order_by(_CAMPAIGNS.c.id)
+)
+
+
+def _load_campaigns(conn: Connection) -> list[tuple[int, str, CampaignConfig | None]]:
+    rows = conn.execute(_LISTED).all()
     found: list[tuple[int, str, CampaignConfig | None]] = []
     for campaign_id, status, data in rows:
-        try:
-            config: CampaignConfig | None = parse_config(data)
-        except CampaignConfigError as exc:
-            log.error("scheduler: campaign %s has an invalid config, skipped: %s", campaign_id, exc)
-            config = None
+        config, problem = _parse(campaign_id, data)
+        if config is None:
+            log.error(
+                "scheduler: campaign %s has an invalid config, skipped: %s", campaign_id, problem
+            )
         found.append((campaign_id, status, config))
     return found
 
 
-def _start_due(engine: Engine, campaign_id: int, now: datetime) -> bool:
-    with engine.begin() as conn:
-        moved = conn.execute(
-            sa.update(_CAMPAIGNS)
-            .where(_CAMPAIGNS.c.id == campaign_id, _CAMPAIGNS.c.status == "scheduled")
-            .values(
-                status="running",
-                started_at=sa.func.coalesce(_CAMPAIGNS.c.started_at, now),
-                updated_at=now,
-            )
+def _start_due(conn: Connection, campaign_id: int, now: datetime) -> bool:
+    moved = conn.execute(
+        sa.update(_CAMPAIGNS)
+        .where(_CAMPAIGNS.c.id == campaign_id, _CAMPAIGNS.c.status == "scheduled")
+        .values(
+            status="running",
+            started_at=sa.func.coalesce(_CAMPAIGNS.c.started_at, now),
+            updated_at=now,
         )
+    )
     return moved.rowcount == 1
 
 
-def _skip_after_end(engine: Engine, campaign_id: int, now: datetime) -> int:
-    with engine.begin() as conn:
-        done = conn.execute(
-            sa.update(_CR)
-            .where(_CR.c.campaign_id == campaign_id, _CR.c.status == "pending")
-            .values(
-                status="skipped", final_outcome="after_end", blocked_reason=None, updated_at=now
-            )
-        )
+def _skip_after_end(conn: Connection, campaign_id: int, now: datetime) -> int:
+    done = conn.execute(
+        sa.update(_CR)
+        .where(_CR.c.campaign_id == campaign_id, _CR.c.status == "pending")
+        .values(status="skipped", final_outcome="after_end", blocked_reason=None, updated_at=now)
+    )
     return int(done.rowcount or 0)
 
 
@@ -246,6 +275,49 @@ def _skip_after_end(engine: Engine, campaign_id: int, now: datetime) -> int:
 def _complete(engine: Engine, campaign_id: int, clock: Clock) -> bool:
     with Session(engine) as session, session.begin():
         return complete_if_done(session, campaign_id, clock=clock)
+
+
+class _CompletionChecks:
+    """When each campaign's completion was last looked for in vain, per engine.
+
+    A campaign with a queued or live attempt cannot complete, and the round already knows
+    (its occupancy): it is not asked. One with none is asked at once, and then, while the
+    answer stays no (recipients waiting for their window, channels held elsewhere), at most
+    every :data:`COMPLETION_SECONDS` of clock or wall time, whichever passes first (a frozen
+    clock still completes within a wall second).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last: weakref.WeakKeyDictionary[Engine, dict[int, tuple[float, float]]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def due(self, engine: Engine, campaign_id: int, now: float) -> bool:
+        with self._lock:
+            last = self._last.get(engine, {}).get(campaign_id)
+        if last is None:
+            return True
+        at, mono = last
+        return (
+            not at <= now < at + COMPLETION_SECONDS or time.monotonic() - mono >= COMPLETION_SECONDS
+        )
+
+    def failed(self, engine: Engine, campaign_id: int, now: float) -> None:
+        with self._lock:
+            self._last.setdefault(engine, {})[campaign_id] = (now, time.monotonic())
+
+    def forget(self, engine: Engine, keep: Iterable[int]) -> None:
+        """Drop the campaigns no longer running (paused, completed, cancelled)."""
+        with self._lock:
+            known = self._last.get(engine)
+            if known:
+                kept = set(keep)
+                for gone in [c for c in known if c not in kept]:
+                    del known[gone]
+
+
+_COMPLETION = _CompletionChecks()
 
 
 # -- metrics --------------------------------------------------------------------------------
@@ -310,86 +382,110 @@ def tick(
     wall0 = time.perf_counter()
     now = clock.now()
     report = TickReport(at=now)
-
-    # 1. starts and ends
     running: list[tuple[int, CampaignConfig]] = []
-    for campaign_id, status, config in _load_campaigns(engine):
-        if config is None:
-            report.campaign(campaign_id).error = "invalid config"
-            continue
-        schedule = config.schedule
-        if status == "scheduled":
-            if schedule.start is not None and schedule.start > now:
+    # One connection for the round: a pool checkout (and its pre-ping) per round, not per step.
+    with engine.connect() as conn:
+        # 1. starts and ends, and what is queued or live, in one transaction
+        with conn.begin():
+            for campaign_id, status, config in _load_campaigns(conn):
+                if config is None:
+                    report.campaign(campaign_id).error = "invalid config"
+                    continue
+                schedule = config.schedule
+                if status == "scheduled":
+                    if schedule.start is not None and schedule.start > now:
+                        continue
+                    if _start_due(conn, campaign_id, now):
+                        report.started.append(campaign_id)
+                        log.info(
+                            "scheduler: campaign %s started (schedule.start passed)", campaign_id
+                        )
+                if schedule.end is not None and schedule.end <= now:
+                    skipped = _skip_after_end(conn, campaign_id, now)
+                    if skipped:
+                        report.ended.append(campaign_id)
+                        report.campaign(campaign_id).skipped["after_end"] += skipped
+                running.append((campaign_id, config))
+            found = occupancy(conn, now=now, stale=now - timedelta(seconds=redispatch_after))
+
+        # 2. re-dispatch what the broker never got (or lost), when the count says there is any
+        running_ids = {c for c, _ in running}
+        if any(owner is None or owner in running_ids for owner in found.resend_by_campaign):
+            hours = {c: calling_hours(c, config.schedule, rules) for c, config in running}
+            resend = select_for_redispatch(
+                conn, now=now, redispatch_after=redispatch_after, hours=hours
+            )
+            if resend.cancelled:
+                # cancelled attempts no longer count against the limits
+                with conn.begin():
+                    found = occupancy(conn)
+            for recalled_from, reasons in resend.cancelled.items():
+                recalled = report.campaign(recalled_from)
+                recalled.recalled += sum(reasons.values())
+                for reason, count in reasons.items():
+                    if reason == "outside_window":
+                        recalled.blocked += count
+                    else:
+                        recalled.skipped[reason] += count
+            for owner, ids in resend.ids.items():
+                ok = hand_over(engine, dispatch, ids, now=now)
+                if owner is None:
+                    report.redispatched_single += len(ids) if ok else 0
+                    continue
+                entry = report.campaign(owner)
+                if ok:
+                    entry.redispatched += len(ids)
+                else:
+                    entry.dispatch_failed += len(ids)
+
+        # 3. capacity
+        admissible: list[RunningCampaign] = []
+        for campaign_id, config in running:
+            if config.schedule.end is not None and config.schedule.end <= now:
                 continue
-            if _start_due(engine, campaign_id, now):
-                report.started.append(campaign_id)
-                log.info("scheduler: campaign %s started (schedule.start passed)", campaign_id)
-        if schedule.end is not None and schedule.end <= now:
-            skipped = _skip_after_end(engine, campaign_id, now)
-            if skipped:
-                report.ended.append(campaign_id)
-                report.campaign(campaign_id).skipped["after_end"] += skipped
-        running.append((campaign_id, config))
+            try:
+                trunk = settings_trunk(settings, config.trunk)
+            except ConfigError as exc:
+                report.campaign(campaign_id).error = str(exc)
+                log.error("scheduler: campaign %s not admitted: %s", campaign_id, exc)
+                continue
+            admissible.append(RunningCampaign(campaign_id, config, trunk))
+        if admissible:
+            _admit_all(
+                conn,
+                engine,
+                admissible,
+                found=found,
+                report=report,
+                leases=leases,
+                dispatch=dispatch,
+                settings=settings,
+                now=now,
+                tick_seconds=tick_seconds,
+                lookahead=lookahead,
+                rules=rules,
+            )
 
-    # 2. re-dispatch what the broker never got (or lost)
-    hours = {c: calling_hours(c, config.schedule, rules) for c, config in running}
-    resend = select_for_redispatch(engine, now=now, redispatch_after=redispatch_after, hours=hours)
-    for recalled_from, reasons in resend.cancelled.items():
-        recalled = report.campaign(recalled_from)
-        recalled.recalled += sum(reasons.values())
-        for reason, count in reasons.items():
-            if reason == "outside_window":
-                recalled.blocked += count
-            else:
-                recalled.skipped[reason] += count
-    for owner, ids in resend.ids.items():
-        ok = hand_over(engine, dispatch, ids, now=now)
-        if owner is None:
-            report.redispatched_single += len(ids) if ok else 0
-            continue
-        entry = report.campaign(owner)
-        if ok:
-            entry.redispatched += len(ids)
-        else:
-            entry.dispatch_failed += len(ids)
-
-    # 3. capacity
-    admissible: list[RunningCampaign] = []
-    for campaign_id, config in running:
-        if config.schedule.end is not None and config.schedule.end <= now:
-            continue
-        try:
-            trunk = settings.trunk(config.trunk)
-        except ConfigError as exc:
-            report.campaign(campaign_id).error = str(exc)
-            log.error("scheduler: campaign %s not admitted: %s", campaign_id, exc)
-            continue
-        admissible.append(RunningCampaign(campaign_id, config, trunk))
-    if admissible:
-        _admit_all(
-            engine,
-            admissible,
-            report=report,
-            leases=leases,
-            dispatch=dispatch,
-            settings=settings,
-            now=now,
-            tick_seconds=tick_seconds,
-            lookahead=lookahead,
-            rules=rules,
-        )
-
-    # 5. completion (a campaign that admitted someone now has an active recipient)
+    # 5. completion: only where nothing is queued or live (a campaign that admitted someone
+    # now has an active recipient), and not every round while the answer stays no
+    at = now.timestamp()
     for campaign_id, _config in running:
         this = report.campaigns.get(campaign_id)
         if this is not None and this.admitted:
+            continue
+        if found.queued_by_campaign.get(campaign_id) or found.live_by_campaign.get(campaign_id):
+            continue
+        if not _COMPLETION.due(engine, campaign_id, at):
             continue
         try:
             if _complete(engine, campaign_id, clock):
                 report.completed.append(campaign_id)
                 log.info("scheduler: campaign %s completed", campaign_id)
+            else:
+                _COMPLETION.failed(engine, campaign_id, at)
         except Exception:
             log.exception("scheduler: completing campaign %s failed", campaign_id)
+    _COMPLETION.forget(engine, (c for c in running_ids if c not in report.completed))
 
     # metrics and the one log line
     for entry in report.campaigns.values():
@@ -428,9 +524,11 @@ def tick(
 
 
 def _admit_all(
+    conn: Connection,
     engine: Engine,
     campaigns: list[RunningCampaign],
     *,
+    found: Occupancy,
     report: TickReport,
     leases: LeaseBackend,
     dispatch: Callable[[Sequence[str]], None],
@@ -440,8 +538,6 @@ def _admit_all(
     lookahead: int,
     rules: Sequence[CallingRule],
 ) -> None:
-    with engine.connect() as conn:
-        found = occupancy(conn)
     plan = plan_capacity(
         campaigns,
         leases=leases,
@@ -478,7 +574,7 @@ def _admit_all(
                 continue
             entry = report.campaign(campaign_id)
             entry.capacity += slots
-            admitted = _admit_one(engine, by_id[campaign_id], slots, now, rules, entry)
+            admitted = _admit_one(conn, by_id[campaign_id], slots, now, rules, entry)
             if admitted.attempt_ids and not hand_over(
                 engine, dispatch, admitted.attempt_ids, now=now
             ):
@@ -495,7 +591,7 @@ def _admit_all(
 
 
 def _admit_one(
-    engine: Engine,
+    conn: Connection,
     campaign: RunningCampaign,
     slots: int,
     now: datetime,
@@ -504,13 +600,14 @@ def _admit_one(
 ) -> Admission:
     started = time.perf_counter()
     try:
-        with engine.begin() as conn:
+        with conn.begin():
             admitted = admit(
                 conn,
                 campaign,
                 slots,
                 now=now,
                 hours=calling_hours(campaign.id, campaign.config.schedule, rules),
+                by_phone=bool(rules),
             )
     except sa.exc.SQLAlchemyError as exc:
         log.exception("scheduler: admission for campaign %s failed", campaign.id)
