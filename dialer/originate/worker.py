@@ -484,7 +484,8 @@ class Originator:
                 sa.update(a)
                 .where(
                     a.c.id == sa.bindparam("b_id"),
-                    a.c.state.in_(("queued", "originating", "ringing")),
+                    # not IN (...): an expanding list cannot be executed many times
+                    sa.or_(*(a.c.state == state for state in ("queued", "originating", "ringing"))),
                 )
                 .values(
                     state="answered",

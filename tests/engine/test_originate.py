@@ -397,3 +397,34 @@ def test_a_batch_spaces_its_calls_at_the_campaign_rate(
     arrivals = sorted(float(f["t"]) for f in sim.facts.of("originate"))
     gaps = [b - a for a, b in zip(arrivals, arrivals[1:], strict=False)]
     assert min(gaps) >= 0.09, gaps
+
+
+def test_job_answers_are_written_together_and_never_move_an_ended_call(
+    engine: Engine, settings: Settings, leases: MemoryLeases
+) -> None:
+    """Both databases: the answers of several jobs go in one executemany; an attempt the
+    consumer already ended stays ended."""
+    pool = NodePool(settings.nodes)  # never started: answers need no switch
+    originator = Originator(engine, leases, pool, settings, clock=FrozenClock(T0),
+                            worker_id="worker@test:1")  # fmt: skip
+    with Session(engine, expire_on_commit=False) as s:
+        live = [make_attempt(s, state=state) for state in ("originating", "ringing")]
+        ended = make_attempt(s, state="originating")
+        s.commit()
+    with Session(engine) as s, s.begin():
+        s.execute(sa.update(CallAttempt).where(CallAttempt.id == ended.id)
+                  .values(state="ended", outcome="failed"))  # fmt: skip
+    for attempt in live:
+        leases.acquire(str(attempt.id), [Scope("node", "fs1", None)], 80, T0.timestamp())
+    for attempt in [*live, ended]:
+        originator._results.answered(str(attempt.id), None, 300.0)
+    statements = _statements(engine, originator._results.flush)
+    assert statements == 1
+    for attempt in live:
+        found = _attempt(engine, str(attempt.id))
+        assert found.state == "answered"
+        assert found.answered_at == T0
+        assert found.claimed_by == "worker@test:1"
+    assert _attempt(engine, str(ended.id)).state == "ended"
+    # both leases now last the talk time (300 + 60 s), not the ringing 80 s
+    assert len(leases.holders("node:fs1", T0.timestamp() + 200)) == 2
