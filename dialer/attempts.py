@@ -1,6 +1,8 @@
 """Moving a call attempt through its states, and ending it (the engine contract).
 
-Two functions, both run in the caller's transaction (they never commit):
+Two functions, both run in the caller's transaction (they never commit), each with a batch
+sibling that does the same for many attempts in a constant number of statements
+(:func:`mark_attempts`, :func:`finalise_attempts`):
 
 - :func:`mark_attempt` moves a live attempt *forward* with a compare-and-set:
   queued → originating → ringing → answered, never backwards and never out of ``ended`` or
@@ -9,6 +11,11 @@ Two functions, both run in the caller's transaction (they never commit):
   matched the row continues ("the winner"): it releases the attempt's lease and applies the
   campaign's retry rule to the recipient. The worker (on ``-ERR``), the consumer (hangup) and
   the sweeper all end attempts through it, so whoever comes second changes nothing.
+
+A batch locks its attempts first (``SELECT … FOR UPDATE`` in id order; SQLite: the write
+lock) and decides in Python who moves and who wins; its UPDATEs keep the compare-and-set.
+The statements are Core ones on the tables: objects loaded in the caller's session are not
+refreshed by them.
 
 Metrics of ended attempts are counted after the transaction commits (a rolled-back batch
 that is retried is not counted twice).
@@ -20,11 +27,13 @@ import copy
 import logging
 import threading
 import uuid
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import event, select, update
+from sqlalchemy import Table, any_, bindparam, event, func, inspect, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from dialer.campaigns.model import CampaignConfig, CampaignConfigError, parse_config
@@ -52,7 +61,98 @@ def _as_uuid(attempt_id: uuid.UUID | str) -> uuid.UUID:
     return attempt_id if isinstance(attempt_id, uuid.UUID) else uuid.UUID(str(attempt_id))
 
 
+# -- the rows a batch decides on ------------------------------------------------------------
+
+#: An attempt as a batch reads it under the lock: (state, campaign id, campaign recipient id).
+Locked = tuple[str, int | None, int | None]
+
+_ATTEMPTS = cast(Table, CallAttempt.__table__)
+_RECIPIENTS = cast(Table, CampaignRecipient.__table__)
+_PEOPLE = cast(Table, Recipient.__table__)
+_CAMPAIGNS = cast(Table, Campaign.__table__)
+#: CallAttempt attribute name → its column (``call_metadata`` is the column ``metadata``)
+_COLUMNS = dict(inspect(CallAttempt).columns.items())
+_RANK = {state: n for n, state in enumerate(FORWARD_STATES)}
+
+
+def hold_write_lock(session: Session) -> None:
+    """Make what this transaction reads next authoritative for what it writes after it.
+
+    PostgreSQL: nothing to do, the reads lock their rows (``FOR UPDATE``). SQLite: pysqlite
+    opens its transaction only at the first INSERT or UPDATE, so a SELECT before that reads
+    outside any transaction and another writer may commit between our read and our write;
+    ``BEGIN IMMEDIATE`` takes the database's write lock first (SQLite serialises writers
+    anyway; a transaction that has written already holds it).
+    """
+    conn = session.connection()
+    if conn.dialect.name != "sqlite":
+        return
+    if not getattr(conn.connection.dbapi_connection, "in_transaction", True):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def one_of(session: Session, column: Any, values: Iterable[Any]) -> Any:
+    """``column IN (values)``; on PostgreSQL ``column = ANY(:array)``, one parameter: the
+    statement's text stays the same whatever the number of values (psycopg parses every new
+    text again and never caches a long one)."""
+    if session.get_bind().dialect.name == "postgresql":
+        array = bindparam(None, list(values), type_=postgresql.ARRAY(column.type))
+        return column == any_(array)
+    return column.in_(list(values))
+
+
+def lock_attempts(session: Session, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Locked]:
+    """The attempts' state, campaign and campaign recipient, locked until the transaction
+    ends: rows are taken in id order, so two batches never wait on each other in a cycle."""
+    session.flush()  # the statements below are Core: they do not flush the session
+    hold_write_lock(session)
+    a = _ATTEMPTS
+    rows = session.connection().execute(
+        select(a.c.id, a.c.state, a.c.campaign_id, a.c.campaign_recipient_id)
+        .where(one_of(session, a.c.id, ids))
+        .order_by(a.c.id)
+        .with_for_update()
+    )
+    return {row[0]: (row[1], row[2], row[3]) for row in rows}
+
+
+def _check_columns(names: Iterable[str], reserved: Collection[str]) -> None:
+    unknown = sorted(n for n in names if n not in _COLUMNS or n in reserved)
+    if unknown:
+        raise TypeError(f"unknown or reserved call_attempts column(s): {', '.join(unknown)}")
+
+
+def _given(names: Iterable[str]) -> dict[Any, Any]:
+    """``column = COALESCE(:b_name, column)`` for each attribute name: a row of an
+    executemany that has None for it leaves the column as it is, so rows that give different
+    columns share one statement."""
+    values: dict[Any, Any] = {}
+    for name in sorted(names):
+        column = _COLUMNS[name]
+        values[column] = func.coalesce(bindparam(f"b_{name}", type_=column.type), column)
+    return values
+
+
+def expect_rowcount(result: Any, expected: int, what: str) -> None:
+    """Under the lock every row decided on must match; anything else means the lock did not
+    hold, and the transaction must not commit half of a batch's decisions (it raises, the
+    transaction rolls back)."""
+    if result.context.dialect.supports_sane_multi_rowcount and result.rowcount != expected:
+        raise RuntimeError(f"{what}: {result.rowcount} of {expected} rows matched under lock")
+
+
 # -- moving forward -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptMove:
+    """One forward move of :func:`mark_attempts` (the arguments of :func:`mark_attempt`)."""
+
+    attempt_id: uuid.UUID | str
+    state: str
+    at: datetime
+    #: CallAttempt columns written with the move; None leaves a column as it is
+    columns: Mapping[str, Any] = field(default_factory=dict)
 
 
 def mark_attempt(
@@ -67,28 +167,106 @@ def mark_attempt(
     """Move the attempt to ``state`` if it is in an earlier live state; True if it moved.
 
     ``columns`` (CallAttempt attribute names: ``answered_at``, ``core_uuid``, ``fs_node``…)
-    are written in the same UPDATE, only when it moves. ``at`` is ``state_changed_at``,
-    ``by`` goes to ``claimed_by``.
+    are written in the same UPDATE, only when it moves (None leaves a column as it is).
+    ``at`` is ``state_changed_at``, ``by`` goes to ``claimed_by``.
     """
-    if state not in FORWARD_STATES:
+    return bool(mark_attempts(session, [AttemptMove(attempt_id, state, at, columns)], by=by))
+
+
+def mark_attempts(session: Session, moves: Sequence[AttemptMove], *, by: str) -> list[uuid.UUID]:
+    """:func:`mark_attempt` for each move, in order, in a constant number of statements;
+    the attempts that moved (each once). A later move of the same attempt sees the state the
+    earlier one left."""
+    for move in moves:
+        _check_move(move)
+    if not moves:
+        return []
+    if len(moves) == 1:
+        # one row: its compare-and-set says by itself whether it moved, no lock needed
+        move = moves[0]
+        earlier = FORWARD_STATES[: _RANK[move.state]]
+        if not earlier:
+            return []
+        session.flush()  # the statement is Core: it does not flush the session
+        a = _ATTEMPTS
+        aid = _as_uuid(move.attempt_id)
+        values: dict[Any, Any] = {
+            a.c.state: move.state,
+            a.c.state_changed_at: move.at,
+            a.c.claimed_by: by,
+        }
+        for name, value in move.columns.items():
+            if value is not None:
+                values[_COLUMNS[name]] = value
+        done = session.connection().execute(
+            update(a).where(a.c.id == aid, a.c.state.in_(earlier)).values(values)
+        )
+        return [aid] if _rowcount(done) == 1 else []
+    locked = lock_attempts(session, {_as_uuid(m.attempt_id) for m in moves})
+    return mark_locked_attempts(session, moves, locked, by=by)
+
+
+def mark_locked_attempts(
+    session: Session, moves: Sequence[AttemptMove], locked: dict[uuid.UUID, Locked], *, by: str
+) -> list[uuid.UUID]:
+    """:func:`mark_attempts` of attempts this transaction has locked (:func:`lock_attempts`,
+    or a ``SELECT … FOR UPDATE`` of its own): ``locked`` holds them as read under the lock
+    and is kept up to date with the moves."""
+    rows: list[dict[str, Any]] = []
+    moved: dict[uuid.UUID, None] = {}
+    given: set[str] = set()
+    for move in moves:
+        _check_move(move)
+        aid = _as_uuid(move.attempt_id)
+        found = locked.get(aid)
+        if found is None or _RANK.get(found[0], len(FORWARD_STATES)) >= _RANK[move.state]:
+            continue
+        row = {
+            "b_id": aid,
+            "b_expected": found[0],
+            "b_state": move.state,
+            "b_at": move.at,
+            "b_by": by,
+        }
+        for name, value in move.columns.items():
+            row[f"b_{name}"] = value
+            given.add(name)
+        rows.append(row)
+        locked[aid] = (move.state, found[1], found[2])
+        moved[aid] = None
+    if not rows:
+        return []
+    for row in rows:  # every row of one executemany has every parameter
+        for name in given:
+            row.setdefault(f"b_{name}", None)
+    a = _ATTEMPTS
+    values: dict[Any, Any] = {
+        a.c.state: bindparam("b_state"),
+        a.c.state_changed_at: bindparam("b_at"),
+        a.c.claimed_by: bindparam("b_by"),
+        **_given(given),
+    }
+    stmt = (
+        update(a)
+        # the lock makes the state known; the compare-and-set stays as the proof
+        .where(a.c.id == bindparam("b_id"), a.c.state == bindparam("b_expected"))
+        .values(values)
+    )
+    expect_rowcount(session.connection().execute(stmt, rows), len(rows), "mark_attempts")
+    return list(moved)
+
+
+def _check_move(move: AttemptMove) -> None:
+    if move.state not in FORWARD_STATES:
         raise ValueError(
             f"mark_attempt moves to one of {', '.join(FORWARD_STATES)}; "
-            f"use finalise_attempt to end an attempt (got {state!r})"
+            f"use finalise_attempt to end an attempt (got {move.state!r})"
         )
-    earlier = FORWARD_STATES[: FORWARD_STATES.index(state)]
-    if not earlier:
-        return False
-    unknown = [name for name in columns if not hasattr(CallAttempt, name)]
-    if unknown:
-        raise TypeError(f"unknown call_attempts column(s): {', '.join(sorted(unknown))}")
-    stmt = (
-        update(CallAttempt)
-        .where(CallAttempt.id == _as_uuid(attempt_id), CallAttempt.state.in_(earlier))
-        .values(state=state, state_changed_at=at, claimed_by=by, **columns)
-        .execution_options(synchronize_session="evaluate")
-    )
-    return _rowcount(session.execute(stmt)) == 1
+    if move.columns:
+        _check_columns(move.columns, _MOVE_RESERVED)
 
+
+_MOVE_RESERVED = frozenset({"id", "state", "state_changed_at", "claimed_by"})
 
 # -- ending ---------------------------------------------------------------------------------
 
@@ -133,6 +311,49 @@ def clear_campaign_rules_cache() -> None:
         _rules_cache.clear()
 
 
+@dataclass(frozen=True, slots=True)
+class AttemptEnd:
+    """One end of :func:`finalise_attempts` (the arguments of :func:`finalise_attempt`)."""
+
+    attempt_id: uuid.UUID | str
+    outcome: str
+    hangup_cause: str | None
+    ended_at: datetime
+    answered_at: datetime | None = None
+    billsec: int | None = None
+    error: str | None = None
+    #: more lifecycle facts written by the same UPDATE (CallAttempt attribute names:
+    #: ``core_uuid``, ``started_at``, ``ring_duration_sec``…); None leaves a column as it is
+    columns: Mapping[str, Any] = field(default_factory=dict)
+
+    def optional(self) -> dict[str, Any]:
+        """The columns written only when given."""
+        values = {name: value for name, value in self.columns.items() if value is not None}
+        if self.answered_at is not None:
+            values["answered_at"] = self.answered_at
+        if self.billsec is not None:
+            values["billsec"] = self.billsec
+        if self.error is not None:
+            values["error"] = self.error
+        return values
+
+
+_END_RESERVED = frozenset(
+    {
+        "id",
+        "state",
+        "outcome",
+        "hangup_cause",
+        "ended_at",
+        "state_changed_at",
+        "claimed_by",
+        "answered_at",
+        "billsec",
+        "error",
+    }
+)
+
+
 def finalise_attempt(
     session: Session,
     attempt_id: uuid.UUID | str,
@@ -153,71 +374,222 @@ def finalise_attempt(
     (``no_window``: no open instant left), ``cancelled`` (a retry of a cancelled campaign) or
     ``done``. ``answered_at``/``billsec`` are written only when given (never cleared).
     """
+    end = AttemptEnd(attempt_id, outcome, hangup_cause, ended_at, answered_at, billsec, error)
+    return bool(finalise_attempts(session, [end], by=by, leases=leases, clock=clock))
+
+
+def finalise_attempts(
+    session: Session,
+    ends: Sequence[AttemptEnd],
+    *,
+    by: str,
+    leases: LeaseBackend | None,
+    clock: Clock | None = None,
+) -> list[uuid.UUID]:
+    """:func:`finalise_attempt` for each end, in order, in a constant number of statements
+    and one lease round trip; returns the winners, in order. An attempt named twice is ended
+    once, by its first end."""
     clock = clock or get_clock()
+    if not ends:
+        return []
+    for end in ends:
+        _check_columns(end.columns, _END_RESERVED)
+    if len(ends) == 1:
+        # one row: UPDATE … RETURNING says by itself who won, no lock needed
+        return _finalise_one(session, ends[0], by=by, leases=leases, clock=clock)
+    locked = lock_attempts(session, {_as_uuid(end.attempt_id) for end in ends})
+    return finalise_locked_attempts(session, ends, locked, by=by, leases=leases, clock=clock)
+
+
+def finalise_locked_attempts(
+    session: Session,
+    ends: Sequence[AttemptEnd],
+    locked: dict[uuid.UUID, Locked],
+    *,
+    by: str,
+    leases: LeaseBackend | None,
+    clock: Clock,
+) -> list[uuid.UUID]:
+    """:func:`finalise_attempts` of attempts this transaction has locked
+    (:func:`lock_attempts`, or a ``SELECT … FOR UPDATE`` of its own): ``locked`` holds them
+    as read under the lock and is kept up to date with the ends."""
     now = clock.now()
-    aid = _as_uuid(attempt_id)
-    values: dict[str, Any] = {
-        "state": "ended",
-        "outcome": outcome,
-        "hangup_cause": hangup_cause,
-        "ended_at": ended_at,
-        "state_changed_at": now,
-        "claimed_by": by,
+    rows: list[dict[str, Any]] = []
+    winners: list[_Won] = []
+    given: set[str] = set()
+    for end in ends:
+        aid = _as_uuid(end.attempt_id)
+        found = locked.get(aid)
+        if found is None or found[0] not in ENDABLE_STATES:
+            continue
+        _check_columns(end.columns, _END_RESERVED)
+        locked[aid] = ("ended", found[1], found[2])
+        row = {
+            "b_id": aid,
+            "b_expected": found[0],
+            "b_outcome": end.outcome,
+            "b_cause": end.hangup_cause,
+            "b_ended_at": end.ended_at,
+            "b_now": now,
+            "b_by": by,
+        }
+        for name, value in end.optional().items():
+            row[f"b_{name}"] = value
+            given.add(name)
+        rows.append(row)
+        winners.append((aid, found[1], found[2], end))
+    if not rows:
+        return []
+    for row in rows:  # every row of one executemany has every parameter
+        for name in given:
+            row.setdefault(f"b_{name}", None)
+    a = _ATTEMPTS
+    values: dict[Any, Any] = {
+        a.c.state: "ended",
+        a.c.outcome: bindparam("b_outcome"),
+        a.c.hangup_cause: bindparam("b_cause"),
+        a.c.ended_at: bindparam("b_ended_at"),
+        a.c.state_changed_at: bindparam("b_now"),
+        a.c.claimed_by: bindparam("b_by"),
+        **_given(given),
     }
-    if answered_at is not None:
-        values["answered_at"] = answered_at
-    if billsec is not None:
-        values["billsec"] = billsec
-    if error is not None:
-        values["error"] = error
     stmt = (
-        update(CallAttempt)
-        .where(CallAttempt.id == aid, CallAttempt.state.in_(ENDABLE_STATES))
-        .values(**values)
-        .returning(CallAttempt.campaign_id, CallAttempt.campaign_recipient_id)
-        .execution_options(synchronize_session="evaluate")
+        update(a)
+        # the lock makes the state known; the compare-and-set stays as the proof
+        .where(a.c.id == bindparam("b_id"), a.c.state == bindparam("b_expected"))
+        .values(values)
     )
-    won = session.execute(stmt).first()  # RETURNING: a row only for the winner
-    if won is None:
-        return False
+    expect_rowcount(session.connection().execute(stmt, rows), len(rows), "finalise_attempts")
+    return _after_end(session, winners, leases=leases, now=now)
 
-    if leases is not None:
-        leases.release(str(aid))
 
-    campaign_id, recipient_row_id = won
-    _count_after_commit(session, "single" if campaign_id is None else str(campaign_id),
-                        outcome, hangup_cause)
-    if recipient_row_id is None or campaign_id is None:
-        return True  # a single call: it just ends
+#: A winner: (attempt id, campaign id, campaign recipient id, its end).
+_Won = tuple[uuid.UUID, int | None, int | None, AttemptEnd]
 
-    found = session.execute(
-        select(
-            CampaignRecipient.status,
-            CampaignRecipient.attempts,
-            Recipient.timezones,
-            Recipient.phone_e164,
-            Campaign.status,
-            Campaign.config,
+
+def _finalise_one(
+    session: Session, end: AttemptEnd, *, by: str, leases: LeaseBackend | None, clock: Clock
+) -> list[uuid.UUID]:
+    session.flush()  # the statements are Core: they do not flush the session
+    now = clock.now()
+    aid = _as_uuid(end.attempt_id)
+    a = _ATTEMPTS
+    values: dict[Any, Any] = {
+        a.c.state: "ended",
+        a.c.outcome: end.outcome,
+        a.c.hangup_cause: end.hangup_cause,
+        a.c.ended_at: end.ended_at,
+        a.c.state_changed_at: now,
+        a.c.claimed_by: by,
+    }
+    for name, value in end.optional().items():
+        values[_COLUMNS[name]] = value
+    won = (
+        session.connection()
+        .execute(
+            update(a)
+            .where(a.c.id == aid, a.c.state.in_(ENDABLE_STATES))
+            .values(values)
+            .returning(a.c.campaign_id, a.c.campaign_recipient_id)
         )
-        .join(Recipient, Recipient.id == CampaignRecipient.recipient_id)
-        .join(Campaign, Campaign.id == CampaignRecipient.campaign_id)
-        .where(CampaignRecipient.id == recipient_row_id)
-        .with_for_update(of=CampaignRecipient)
-    ).one()
-    status, attempts, zones, phone, campaign_status, config = found
-    if status in FINAL_RECIPIENT_STATUSES:
-        return True  # already settled (e.g. cancelled with its campaign)
-    rules = campaign_rules(campaign_id, config)
-    changes = _next_for_recipient(
-        rules, outcome, attempts, zones, phone, campaign_status == "cancelled", ended_at
+        .first()
+    )  # RETURNING: a row only for the winner
+    if won is None:
+        return []
+    return _after_end(session, [(aid, won[0], won[1], end)], leases=leases, now=now)
+
+
+def _after_end(
+    session: Session, winners: Sequence[_Won], *, leases: LeaseBackend | None, now: datetime
+) -> list[uuid.UUID]:
+    """What the winners do: release their leases, count their metrics, move their campaign
+    recipients through the retry rules."""
+    if leases is not None:
+        leases.release_many([str(aid) for aid, *_ in winners])
+    for _aid, campaign_id, _rid, end in winners:
+        _count_after_commit(
+            session,
+            "single" if campaign_id is None else str(campaign_id),
+            end.outcome,
+            end.hangup_cause,
+        )
+    _move_recipients(
+        session,
+        [(cid, rid, end) for _aid, cid, rid, end in winners if cid is not None and rid is not None],
+        now,
     )
-    session.execute(
-        update(CampaignRecipient)
-        .where(CampaignRecipient.id == recipient_row_id)
-        .values(updated_at=now, blocked_reason=None, **changes)
-        .execution_options(synchronize_session="evaluate")
+    return [aid for aid, *_ in winners]
+
+
+def _move_recipients(
+    session: Session, ended: Sequence[tuple[int, int, AttemptEnd]], now: datetime
+) -> None:
+    """Each ended campaign attempt moves its recipient (one SELECT … FOR UPDATE of them all,
+    one executemany UPDATE); in order, as one by one: a recipient settled by an earlier end
+    of the batch is not moved again."""
+    if not ended:
+        return
+    cr, r, c = _RECIPIENTS, _PEOPLE, _CAMPAIGNS
+    found = session.connection().execute(
+        select(
+            cr.c.id,
+            cr.c.status,
+            cr.c.attempts,
+            r.c.timezones,
+            r.c.phone_e164,
+            c.c.status,
+            c.c.config,
+        )
+        .select_from(cr.join(r, r.c.id == cr.c.recipient_id).join(c, c.c.id == cr.c.campaign_id))
+        .where(one_of(session, cr.c.id, {rid for _, rid, _ in ended}))
+        .order_by(cr.c.id)
+        .with_for_update(of=cr)
     )
-    return True
+    current = {row[0]: list(row[1:]) for row in found}
+    changes: dict[int, dict[str, Any]] = {}
+    for campaign_id, rid, end in ended:
+        progress = current[rid]
+        status, attempts, zones, phone, campaign_status, config = progress
+        if status in FINAL_RECIPIENT_STATUSES:
+            continue  # already settled (cancelled with its campaign, or earlier in the batch)
+        rules = campaign_rules(campaign_id, config)
+        step = _next_for_recipient(
+            rules,
+            end.outcome,
+            attempts,
+            zones,
+            phone,
+            campaign_status == "cancelled",
+            end.ended_at,
+        )
+        progress[0] = step["status"]
+        changes[rid] = step
+    if not changes:
+        return
+    stmt = (
+        update(cr)
+        .where(cr.c.id == bindparam("b_id"))
+        .values(
+            status=bindparam("b_status"),
+            final_outcome=bindparam("b_final"),
+            next_attempt_at=bindparam("b_next"),
+            updated_at=bindparam("b_now"),
+            blocked_reason=None,
+        )
+    )
+    session.connection().execute(
+        stmt,
+        [
+            {
+                "b_id": rid,
+                "b_status": step["status"],
+                "b_final": step["final_outcome"],
+                "b_next": step["next_attempt_at"],
+                "b_now": now,
+            }
+            for rid, step in sorted(changes.items())
+        ],
+    )
 
 
 def _next_for_recipient(

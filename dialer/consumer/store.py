@@ -5,19 +5,29 @@ No ESL here and no greenlets: functions of a session, so they are tested and ret
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import Table, bindparam, func, select, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from dialer.attempts import finalise_attempt, mark_attempt
+from dialer.attempts import (
+    AttemptEnd,
+    AttemptMove,
+    Locked,
+    expect_rowcount,
+    finalise_attempts,
+    finalise_locked_attempts,
+    hold_write_lock,
+    mark_locked_attempts,
+    one_of,
+)
 from dialer.clock import Clock
 from dialer.db.models import LIVE_ATTEMPT_STATES, CallAttempt, CallEvent
 from dialer.esl.events import Event
@@ -47,10 +57,52 @@ _RECORD_COLUMNS = (
     CallAttempt.hangup_cause,
     CallAttempt.outcome,
     CallAttempt.campaign_id,
-    CallAttempt.options,
+    CallAttempt.campaign_recipient_id,
+    # the one option the consumer needs: not the whole document decoded for every event
+    CallAttempt.options["max_duration"].label("max_duration"),
 )
 #: Lifecycle columns the consumer writes besides the state.
 _FACTS = ("core_uuid", "started_at", "answered_at", "ring_duration_sec", "billsec")
+#: The facts an end writes besides those finalise_attempts takes by name.
+_END_FACTS = frozenset({"core_uuid", "started_at", "ring_duration_sec"})
+#: States no event changes any more.
+_SETTLED = frozenset({"ended", "cancelled"})
+_ATTEMPTS = cast(Table, CallAttempt.__table__)
+_EVENTS = cast(Table, CallEvent.__table__)
+_EVENT_COLUMNS = (
+    "attempt_id",
+    "fs_node",
+    "core_uuid",
+    "event_sequence",
+    "event_uuid",
+    "name",
+    "ts",
+    "payload",
+)
+#: PostgreSQL: the batch's events as one JSON document, so that the text is the same for
+#: every batch (a multi-row VALUES is new text each time, which psycopg parses again) and the
+#: one parameter costs one C ``json.dumps`` (arrays of text are escaped value by value).
+_PG_EVENTS_INSERT = text(
+    f"INSERT INTO call_events ({', '.join(_EVENT_COLUMNS)})"
+    f" SELECT {', '.join(_EVENT_COLUMNS)} FROM jsonb_to_recordset(CAST(:rows AS jsonb))"
+    " AS e(attempt_id uuid, fs_node text, core_uuid text, event_sequence bigint,"
+    " event_uuid text, name text, ts timestamptz, payload jsonb)"
+    " ON CONFLICT (core_uuid, event_sequence) DO NOTHING"
+    " RETURNING core_uuid, event_sequence"
+)
+#: More facts, same state: None in a row leaves that column as it is.
+_FACTS_UPDATE = (
+    update(_ATTEMPTS)
+    .where(_ATTEMPTS.c.id == bindparam("b_id"), _ATTEMPTS.c.state == bindparam("b_expected"))
+    .values(
+        {
+            _ATTEMPTS.c[name]: func.coalesce(
+                bindparam(f"b_{name}", type_=_ATTEMPTS.c[name].type), _ATTEMPTS.c[name]
+            )
+            for name in _FACTS
+        }
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -105,15 +157,28 @@ def persist_batch(
 ) -> BatchResult:
     """Store ``items`` (deduped on Core-UUID + Event-Sequence) and fold the new ones into their
     attempts, in the caller's transaction. Items whose attempt is not in the database come
-    back in ``unmatched``, unstored."""
+    back in ``unmatched``, unstored.
+
+    The statements do not grow with the attempts: the attempts are read and locked at once
+    (in id order: no deadlock between batches), what each one becomes is decided in Python
+    under that lock, and the moves, the fact updates and the ends are one executemany each.
+    """
     result = BatchResult()
     ids = {item.attempt_id for item in items}
     if not ids:
         return result
-    # plain rows, not ORM objects: nothing in the identity map for the updates to evaluate
+    hold_write_lock(session)
+    # plain rows, not ORM objects: nothing in the identity map to keep up to date
     rows = {
         row.id: row
-        for row in session.execute(select(*_RECORD_COLUMNS).where(CallAttempt.id.in_(ids)))
+        for row in session.connection()
+        .execute(
+            select(*_RECORD_COLUMNS)
+            .where(one_of(session, _ATTEMPTS.c.id, ids))
+            .order_by(CallAttempt.id)
+            .with_for_update()
+        )
+        .all()
     }
     matched = [item for item in items if item.attempt_id in rows]
     result.unmatched = [item for item in items if item.attempt_id not in rows]
@@ -122,22 +187,26 @@ def persist_batch(
     by_attempt: dict[uuid.UUID, list[Event]] = {}
     for item in new_events:
         by_attempt.setdefault(item.attempt_id, []).append(item.event)
-    by = f"consumer:{node}"
+    locked: dict[uuid.UUID, Locked] = {
+        aid: (row.state, row.campaign_id, row.campaign_recipient_id) for aid, row in rows.items()
+    }
+    now = clock.now()
+    plan = _Plan()
+    steps: list[tuple[uuid.UUID, str, CallRecord, CallRecord, list[str]]] = []
     for attempt_id, events in by_attempt.items():
         row = rows[attempt_id]
+        label = campaign_label(row.campaign_id)
         events.sort(key=lambda e: e.sequence or 0)
         before = CallRecord.of(row)
         after, emitted = apply_all(before, events)
         if after == before:
-            continue
-        label = campaign_label(row.campaign_id)
-        options = dict(row.options or {})
-        changed = _write(session, row.id, before, after, by=by, leases=leases, clock=clock,
-                         max_duration=options.get("max_duration"))
-        if not changed:
-            if after.state == "ended":  # someone else ended it first: it is not up either
+            if before.state in _SETTLED:  # ended by someone else: it is not up either
                 result.activity.append((attempt_id, label, False))
             continue
+        if plan.add(attempt_id, before, after, now=now, max_duration=row.max_duration):
+            steps.append((attempt_id, label, before, after, emitted))
+    plan.write(session, locked, by=f"consumer:{node}", leases=leases, clock=clock)
+    for attempt_id, label, before, after, emitted in steps:
         if after.state == "ended":
             result.finalised += 1
         if (before.state in ACTIVE_STATES) != (after.state in ACTIVE_STATES):
@@ -145,6 +214,84 @@ def persist_batch(
         if emitted:
             result.emitted.append((attempt_id, emitted))
     return result
+
+
+@dataclass
+class _Plan:
+    """A batch's writes, decided under the lock, made in one statement of each kind."""
+
+    ends: list[AttemptEnd] = field(default_factory=list)
+    moves: list[AttemptMove] = field(default_factory=list)
+    #: same state, more facts (the +OK job's Core-UUID, a start time)
+    facts: list[dict[str, Any]] = field(default_factory=list)
+    #: lease ttl → the answered attempts whose lease it extends to
+    answered: dict[float, list[str]] = field(default_factory=dict)
+
+    def add(
+        self,
+        attempt_id: uuid.UUID,
+        before: CallRecord,
+        after: CallRecord,
+        *,
+        now: datetime,
+        max_duration: Any,
+    ) -> bool:
+        """Plan the step before → after; False if there is nothing to write."""
+        facts = {
+            name: getattr(after, name)
+            for name in _FACTS
+            if getattr(after, name) is not None and getattr(after, name) != getattr(before, name)
+        }
+        if after.state == "ended" and before.state != "ended":
+            assert after.outcome is not None
+            self.ends.append(
+                AttemptEnd(
+                    attempt_id,
+                    outcome=after.outcome,
+                    hangup_cause=after.hangup_cause,
+                    ended_at=after.ended_at or now,
+                    answered_at=after.answered_at,
+                    billsec=after.billsec,
+                    columns={k: v for k, v in facts.items() if k in _END_FACTS},
+                )
+            )
+            return True
+        if _RANK.get(after.state, 0) > _RANK.get(before.state, 0):
+            self.moves.append(AttemptMove(attempt_id, after.state, now, facts))
+            if after.state == "answered":
+                ok = isinstance(max_duration, int | float)
+                talk = float(max_duration if ok else 300)
+                self.answered.setdefault(talk + ANSWERED_LEASE_SLACK, []).append(str(attempt_id))
+            return True
+        if facts:
+            row = {f"b_{name}": facts.get(name) for name in _FACTS}
+            row.update(b_id=attempt_id, b_expected=before.state)
+            self.facts.append(row)
+            return True
+        return False
+
+    def write(
+        self,
+        session: Session,
+        locked: dict[uuid.UUID, Locked],
+        *,
+        by: str,
+        leases: LeaseBackend | None,
+        clock: Clock,
+    ) -> None:
+        if self.facts:
+            done = session.connection().execute(_FACTS_UPDATE, self.facts)
+            expect_rowcount(done, len(self.facts), "persist_batch facts")
+        moved = mark_locked_attempts(session, self.moves, locked, by=by)
+        ended = finalise_locked_attempts(
+            session, self.ends, locked, by=by, leases=leases, clock=clock
+        )
+        if len(moved) != len(self.moves) or len(ended) != len(self.ends):
+            # every step was decided on the locked rows: each one must have been made
+            raise RuntimeError("persist_batch: a step decided under the lock was not made")
+        if leases is not None:
+            for ttl, lease_ids in self.answered.items():
+                leases.extend_many(lease_ids, ttl, clock.time())
 
 
 def _store_events(
@@ -165,9 +312,12 @@ def _store_events(
         keyed[(core, seq)] = item
     if not keyed:
         return unkeyed
-    values = []
+    now = clock.now()
+    stamps: dict[tuple[str, int], datetime | None] = {}
+    values: list[dict[str, Any]] = []
     for (core, seq), item in keyed.items():
         event = item.event
+        stamps[(core, seq)] = ts = event_time(event)
         values.append(
             {
                 "attempt_id": item.attempt_id,
@@ -176,80 +326,34 @@ def _store_events(
                 "event_sequence": seq,
                 "event_uuid": event.get("Event-UUID"),
                 "name": event.key if event.name == "CUSTOM" else event.name,
-                "ts": event_time(event) or clock.now(),
+                "ts": ts or now,
                 "payload": event_payload(event),
             }
         )
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = (
-        insert(CallEvent)
-        .on_conflict_do_nothing(index_elements=["core_uuid", "event_sequence"])
-        .returning(CallEvent.core_uuid, CallEvent.event_sequence)
-    )
-    inserted = {(core, int(seq)) for core, seq in session.execute(stmt, values)}
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        for row in values:
+            row["attempt_id"] = str(row["attempt_id"])
+            row["ts"] = row["ts"].isoformat()
+        found = conn.execute(_PG_EVENTS_INSERT, {"rows": json.dumps(values)})
+    else:
+        found = conn.execute(
+            sqlite_insert(_EVENTS)
+            .on_conflict_do_nothing(index_elements=["core_uuid", "event_sequence"])
+            .returning(_EVENTS.c.core_uuid, _EVENTS.c.event_sequence),
+            values,
+        )
+    inserted = {(core, int(seq)) for core, seq in found}
     result.stored += len(inserted)
     result.duplicates += len(keyed) - len(inserted)
-    fresh = [item for key, item in keyed.items() if key in inserted]
-    for item in fresh:
-        ts = event_time(item.event)
-        if ts is not None:
-            result.timestamps.append(ts)
+    fresh = []
+    for key, item in keyed.items():
+        if key in inserted:
+            fresh.append(item)
+            ts = stamps[key]
+            if ts is not None:
+                result.timestamps.append(ts)
     return fresh + unkeyed
-
-
-def _write(
-    session: Session,
-    attempt_id: uuid.UUID,
-    before: CallRecord,
-    after: CallRecord,
-    *,
-    by: str,
-    leases: LeaseBackend | None,
-    clock: Clock,
-    max_duration: Any,
-) -> bool:
-    """Persist the step before → after; False if someone else had moved the attempt on."""
-    facts = {
-        name: getattr(after, name)
-        for name in _FACTS
-        if getattr(after, name) is not None and getattr(after, name) != getattr(before, name)
-    }
-    if after.state == "ended" and before.state != "ended":
-        assert after.outcome is not None
-        won = finalise_attempt(
-            session,
-            attempt_id,
-            outcome=after.outcome,
-            hangup_cause=after.hangup_cause,
-            ended_at=after.ended_at or clock.now(),
-            by=by,
-            answered_at=after.answered_at,
-            billsec=after.billsec,
-            leases=leases,
-            clock=clock,
-        )
-        rest = {k: v for k, v in facts.items() if k in ("core_uuid", "started_at",
-                                                        "ring_duration_sec")}
-        if won and rest:
-            session.execute(
-                update(CallAttempt).where(CallAttempt.id == attempt_id).values(**rest)
-            )
-        return won
-    if _RANK.get(after.state, 0) > _RANK.get(before.state, 0):
-        moved = mark_attempt(session, attempt_id, after.state, by=by, at=clock.now(), **facts)
-        if moved and after.state == "answered" and leases is not None:
-            duration = max_duration if isinstance(max_duration, int | float) else 300
-            leases.extend(str(attempt_id), float(duration) + ANSWERED_LEASE_SLACK, clock.time())
-        return moved
-    if facts:  # same state, more facts (the +OK job's Core-UUID, a start time)
-        done = session.execute(
-            update(CallAttempt)
-            .where(CallAttempt.id == attempt_id, CallAttempt.state == before.state)
-            .values(**facts)
-            .execution_options(synchronize_session=False)
-        )
-        return int(getattr(done, "rowcount", 0)) == 1
-    return False
 
 
 # -- reconcile ------------------------------------------------------------------------------
@@ -293,7 +397,7 @@ def reconcile_node(
             CallAttempt.state_changed_at,
         ).where(CallAttempt.fs_node == node, CallAttempt.state.in_(LIVE_ATTEMPT_STATES))
     ).all()
-    by = f"consumer:{node}"
+    ends: list[AttemptEnd] = []
     for attempt_id, state, campaign_id, sent_at, changed_at in rows:
         if str(attempt_id) in up:
             result.live += 1
@@ -308,18 +412,16 @@ def reconcile_node(
             if state in ACTIVE_STATES:
                 result.active[attempt_id] = campaign_label(campaign_id)
             continue
-        won = finalise_attempt(
-            session,
-            attempt_id,
-            outcome=outcome_for_answered() if state == "answered" else "failed",
-            hangup_cause="UNKNOWN",
-            ended_at=now,
-            by=by,
-            error=RECONCILE_ERROR,
-            leases=leases,
-            clock=clock,
+        ends.append(
+            AttemptEnd(
+                attempt_id,
+                outcome=outcome_for_answered() if state == "answered" else "failed",
+                hangup_cause="UNKNOWN",
+                ended_at=now,
+                error=RECONCILE_ERROR,
+            )
         )
-        if won:
-            result.finalised += 1
-            result.finalised_ids.append(attempt_id)
+    won = finalise_attempts(session, ends, by=f"consumer:{node}", leases=leases, clock=clock)
+    result.finalised = len(won)
+    result.finalised_ids = won
     return result

@@ -27,7 +27,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from dialer import metrics
-from dialer.attempts import finalise_attempt
+from dialer.attempts import AttemptEnd, finalise_attempts
 from dialer.clock import Clock, get_clock
 from dialer.db.models import LIVE_ATTEMPT_STATES, CallAttempt
 from dialer.esl.errors import ESLError
@@ -144,6 +144,8 @@ def _finish_stuck_attempts(
             .order_by(CallAttempt.state_changed_at)
             .limit(BATCH)
         ).all()
+    ends: list[AttemptEnd] = []
+    states: dict[uuid.UUID, str] = {}
     for row in rows:
         ring = float(row.options.get("ring_timeout", 30))
         talk = float(row.options.get("max_duration", 300))
@@ -163,23 +165,24 @@ def _finish_stuck_attempts(
             leases.extend(str(row.id), answered_ttl(talk), clock.time())
             continue
         answered = row.state == "answered"
-        outcome = outcome_for_answered() if answered else "failed"
-        with Session(engine) as session, session.begin():
-            won = finalise_attempt(
-                session,
+        ends.append(
+            AttemptEnd(
                 row.id,
-                outcome=outcome,
+                outcome=outcome_for_answered() if answered else "failed",
                 hangup_cause="UNKNOWN",
                 ended_at=now,
-                by=by,
                 error=f"no final event after {_age(row.state_changed_at, now)} s in state "
                 f"{row.state} and the node has no such channel",
-                leases=leases,
-                clock=clock,
             )
-        if won:
-            report.finalised[row.state] += 1
-            metrics.SWEEPER_REPAIRS.labels(kind=f"stuck_{row.state}").inc()
+        )
+        states[row.id] = row.state
+    if not ends:
+        return
+    with Session(engine) as session, session.begin():
+        won = finalise_attempts(session, ends, by=by, leases=leases, clock=clock)
+    for attempt_id in won:
+        report.finalised[states[attempt_id]] += 1
+        metrics.SWEEPER_REPAIRS.labels(kind=f"stuck_{states[attempt_id]}").inc()
 
 
 def _channel_exists(pool: NodePool | None, node: str | None, attempt_id: str) -> bool | None:
