@@ -5,8 +5,8 @@ One transaction per campaign and round (:func:`admit`):
 1. select up to ``slots × factor`` due recipients in due order — ``campaign_id = :c AND
    status = 'pending' AND next_attempt_at <= :now``, the leading columns of
    ``ix_campaign_recipients_due``, so the cost depends on the rows taken, never on the size of
-   the list (PostgreSQL: ``FOR UPDATE OF campaign_recipients SKIP LOCKED``, and the campaign
-   row share-locked) — only while the campaign is ``running``;
+   the list (PostgreSQL: ``FOR UPDATE OF campaign_recipients SKIP LOCKED``, the campaign row
+   share-locked first) — only while the campaign is ``running``;
 2. in the same statement, whether each number is on ``dnc_numbers`` → ``skipped``/``dnc``;
 3. the calling window in the recipient's zones (:class:`CallingHours`): an unknown zone →
    ``skipped``/``unknown_zone`` (fail closed); closed now → ``next_attempt_at`` moves to the
@@ -127,6 +127,16 @@ def _due_template(dialect: str) -> sa.Select[Any]:
         .correlate(_RECIPIENTS)
         .label("on_dnc")
     )
+    running = sa.select(sa.literal(1)).where(
+        _CAMPAIGNS.c.id == sa.bindparam("campaign_id"), _CAMPAIGNS.c.status == "running"
+    )
+    if dialect == "postgresql":
+        # Uncorrelated, so evaluated once before the first recipient row is read (and locked):
+        # a pause or cancel holding the campaign row is waited for before this takes any
+        # recipient lock (a cancel also updates the recipients: the other order deadlocks),
+        # then its new status is seen and nothing is returned; one that comes later waits for
+        # this admission to commit, then sees its attempts.
+        running = running.with_for_update(read=True)
     query = (
         sa.select(
             _CR.c.id,
@@ -137,12 +147,11 @@ def _due_template(dialect: str) -> sa.Select[Any]:
             on_dnc,
         )
         .join(_RECIPIENTS, _RECIPIENTS.c.id == _CR.c.recipient_id)
-        .join(_CAMPAIGNS, _CAMPAIGNS.c.id == _CR.c.campaign_id)
         .where(
             _CR.c.campaign_id == sa.bindparam("campaign_id"),
             _CR.c.status == "pending",
             _CR.c.next_attempt_at <= sa.bindparam("now"),
-            _CAMPAIGNS.c.status == "running",
+            sa.exists(running),
         )
         .limit(sa.bindparam("limit", type_=sa.Integer()))
     )
@@ -151,14 +160,7 @@ def _due_template(dialect: str) -> sa.Select[Any]:
         # would sort every recipient sharing the earliest next_attempt_at (a campaign just
         # started: all of them, since they are all due at its start). Ties come in index
         # order instead, which costs only the rows taken.
-        # The campaign row is share-locked (waited for, not skipped): a pause or cancel waits
-        # for this admission to commit, then sees its attempts; one that committed first
-        # leaves the campaign not running, and nothing is returned.
-        query = (
-            query.order_by(_CR.c.next_attempt_at)
-            .with_for_update(of=_CR, skip_locked=True)
-            .suffix_with(f"FOR SHARE OF {_CAMPAIGNS.name}")
-        )
+        query = query.order_by(_CR.c.next_attempt_at).with_for_update(of=_CR, skip_locked=True)
     else:
         # SQLite indexes end with the rowid (= id): this order is the index's own.
         query = query.order_by(_CR.c.next_attempt_at, _CR.c.id)

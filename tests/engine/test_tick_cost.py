@@ -4,6 +4,7 @@ query every round, and a pause or a config change seen by the very next round.""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -229,3 +230,48 @@ def test_a_single_call_is_re_dispatched_without_any_campaign(
     report = run()
     assert report.redispatched_single == 1
     assert dispatcher.ids == [single]
+
+
+@pytest.mark.postgres
+def test_a_cancel_holding_the_campaign_row_is_waited_for_before_any_recipient_is_locked(
+    pg_engine: Engine,
+) -> None:
+    """The cancel updates the campaign, then its pending recipients: the admission must wait
+    for the campaign row before it locks a recipient (else they deadlock), then see the
+    cancel and take nothing."""
+    from dialer.scheduler.admission import due_query
+
+    campaign = make_campaign(pg_engine)
+    add_recipients(pg_engine, campaign, 10)
+    compiled = due_query("postgresql", campaign, T0, 20).compile(dialect=pg_engine.dialect)
+    rows: list[Any] = []
+    errors: list[Exception] = []
+    with pg_engine.connect() as cancel:
+        cancel.begin()
+        # below deadlock_timeout (1 s): blocked by a recipient lock, it raises before the
+        # deadlock detector would end the admission
+        cancel.exec_driver_sql("SET LOCAL lock_timeout = '500ms'")
+        cancel.execute(
+            sa.update(CAMPAIGNS).where(CAMPAIGNS.c.id == campaign).values(status="cancelled")
+        )
+
+        def admit() -> None:
+            try:
+                with pg_engine.begin() as conn:
+                    rows.extend(conn.exec_driver_sql(str(compiled), compiled.params))
+            except Exception as exc:
+                errors.append(exc)
+
+        admission = threading.Thread(target=admit)
+        admission.start()
+        time.sleep(0.5)  # the admission is now waiting for the campaign row
+        assert admission.is_alive()
+        cancel.exec_driver_sql(
+            "UPDATE campaign_recipients SET status = 'cancelled' "
+            f"WHERE campaign_id = {campaign} AND status = 'pending'"
+        )  # not blocked by a recipient lock (lock_timeout would raise)
+        cancel.commit()
+        admission.join(10)
+    assert not admission.is_alive()
+    assert errors == []
+    assert rows == []
