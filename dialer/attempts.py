@@ -24,16 +24,30 @@ that is retried is not counted twice).
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import threading
 import uuid
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, any_, bindparam, event, func, inspect, select, update
+from sqlalchemy import (
+    Table,
+    Text,
+    any_,
+    bindparam,
+    column,
+    event,
+    func,
+    inspect,
+    select,
+    update,
+)
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from dialer.campaigns.model import CampaignConfig, CampaignConfigError, parse_config
@@ -113,7 +127,7 @@ def lock_attempts(session: Session, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID,
         .order_by(a.c.id)
         .with_for_update()
     )
-    return {row[0]: (row[1], row[2], row[3]) for row in rows}
+    return {row[0]: (row[1], row[2], row[3]) for row in rows.all()}
 
 
 def _check_columns(names: Iterable[str], reserved: Collection[str]) -> None:
@@ -122,15 +136,57 @@ def _check_columns(names: Iterable[str], reserved: Collection[str]) -> None:
         raise TypeError(f"unknown or reserved call_attempts column(s): {', '.join(unknown)}")
 
 
-def _given(names: Iterable[str]) -> dict[Any, Any]:
-    """``column = COALESCE(:b_name, column)`` for each attribute name: a row of an
-    executemany that has None for it leaves the column as it is, so rows that give different
-    columns share one statement."""
-    values: dict[Any, Any] = {}
-    for name in sorted(names):
-        column = _COLUMNS[name]
-        values[column] = func.coalesce(bindparam(f"b_{name}", type_=column.type), column)
-    return values
+#: ``p(name)``: a row's value in a statement built for :func:`update_many`.
+RowValue = Callable[[str], Any]
+
+
+def update_many(
+    session: Session,
+    build: Callable[[RowValue], Any],
+    rows: list[dict[str, Any]],
+    types: Mapping[str, Any],
+) -> Any:
+    """One UPDATE for all ``rows`` (dicts with the keys of ``types``, their SQL types);
+    ``build(p)`` makes the statement, ``p(name)`` standing for a row's value.
+
+    PostgreSQL: the rows travel as one JSON document that ``jsonb_to_recordset`` turns into
+    a relation the UPDATE joins (``UPDATE … FROM``): one parameter and the same text whatever
+    the rows, where an executemany costs psycopg ~20 µs of CPU per row. Elsewhere, and for
+    one row (plain parameters are cheaper there): bind parameters, an executemany for many.
+    Each target row must appear at most once. Returns the result; its rowcount is the
+    number of rows updated.
+    """
+    conn = session.connection()
+    if conn.dialect.name == "postgresql" and len(rows) > 1:
+        source = (
+            func.jsonb_to_recordset(sql_cast(bindparam("b_rows", type_=Text), JSONB))
+            .table_valued(*(column(name, type_) for name, type_ in types.items()))
+            .render_derived("b", with_types=True)
+        )
+        stmt = build(lambda name: source.c[name])
+        return conn.execute(stmt, {"b_rows": json.dumps(rows, default=_json_value)})
+    return conn.execute(build(lambda name: bindparam(name, type_=types[name])), rows)
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        if value.tzinfo is None:  # as UTCDateTime refuses it: a time without a zone is a bug
+            raise ValueError(f"naive datetime {value.isoformat()} stored; give it a zone")
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _given(names: Iterable[str], p: RowValue) -> dict[Any, Any]:
+    """``column = COALESCE(row's b_name, column)`` for each attribute name: a row that has
+    None for it leaves the column as it is, so rows that give different columns share one
+    statement."""
+    return {_COLUMNS[name]: func.coalesce(p(f"b_{name}"), _COLUMNS[name]) for name in names}
+
+
+def _given_types(names: Iterable[str]) -> dict[str, Any]:
+    return {f"b_{name}": _COLUMNS[name].type for name in names}
 
 
 def expect_rowcount(result: Any, expected: int, what: str) -> None:
@@ -212,8 +268,7 @@ def mark_locked_attempts(
     """:func:`mark_attempts` of attempts this transaction has locked (:func:`lock_attempts`,
     or a ``SELECT … FOR UPDATE`` of its own): ``locked`` holds them as read under the lock
     and is kept up to date with the moves."""
-    rows: list[dict[str, Any]] = []
-    moved: dict[uuid.UUID, None] = {}
+    rows: dict[uuid.UUID, dict[str, Any]] = {}
     given: set[str] = set()
     for move in moves:
         _check_move(move)
@@ -221,39 +276,43 @@ def mark_locked_attempts(
         found = locked.get(aid)
         if found is None or _RANK.get(found[0], len(FORWARD_STATES)) >= _RANK[move.state]:
             continue
-        row = {
-            "b_id": aid,
-            "b_expected": found[0],
-            "b_state": move.state,
-            "b_at": move.at,
-            "b_by": by,
-        }
+        # a second move of one attempt folds into its row: one UPDATE changes a row once
+        row = rows.setdefault(aid, {"b_id": aid, "b_expected": found[0], "b_by": by})
+        row.update(b_state=move.state, b_at=move.at)
         for name, value in move.columns.items():
-            row[f"b_{name}"] = value
+            if value is not None or f"b_{name}" not in row:
+                row[f"b_{name}"] = value
             given.add(name)
-        rows.append(row)
         locked[aid] = (move.state, found[1], found[2])
-        moved[aid] = None
     if not rows:
         return []
-    for row in rows:  # every row of one executemany has every parameter
+    for row in rows.values():  # every row has every value
         for name in given:
             row.setdefault(f"b_{name}", None)
     a = _ATTEMPTS
-    values: dict[Any, Any] = {
-        a.c.state: bindparam("b_state"),
-        a.c.state_changed_at: bindparam("b_at"),
-        a.c.claimed_by: bindparam("b_by"),
-        **_given(given),
-    }
-    stmt = (
-        update(a)
+    names = sorted(given)
+
+    def build(p: RowValue) -> Any:
+        values: dict[Any, Any] = {
+            a.c.state: p("b_state"),
+            a.c.state_changed_at: p("b_at"),
+            a.c.claimed_by: p("b_by"),
+            **_given(names, p),
+        }
         # the lock makes the state known; the compare-and-set stays as the proof
-        .where(a.c.id == bindparam("b_id"), a.c.state == bindparam("b_expected"))
-        .values(values)
-    )
-    expect_rowcount(session.connection().execute(stmt, rows), len(rows), "mark_attempts")
-    return list(moved)
+        return update(a).where(a.c.id == p("b_id"), a.c.state == p("b_expected")).values(values)
+
+    types = {
+        "b_id": a.c.id.type,
+        "b_expected": a.c.state.type,
+        "b_state": a.c.state.type,
+        "b_at": a.c.state_changed_at.type,
+        "b_by": a.c.claimed_by.type,
+        **_given_types(names),
+    }
+    done = update_many(session, build, list(rows.values()), types)
+    expect_rowcount(done, len(rows), "mark_attempts")
+    return list(rows)
 
 
 def _check_move(move: AttemptMove) -> None:
@@ -440,26 +499,36 @@ def finalise_locked_attempts(
         winners.append((aid, found[1], found[2], end))
     if not rows:
         return []
-    for row in rows:  # every row of one executemany has every parameter
+    for row in rows:  # every row has every value
         for name in given:
             row.setdefault(f"b_{name}", None)
     a = _ATTEMPTS
-    values: dict[Any, Any] = {
-        a.c.state: "ended",
-        a.c.outcome: bindparam("b_outcome"),
-        a.c.hangup_cause: bindparam("b_cause"),
-        a.c.ended_at: bindparam("b_ended_at"),
-        a.c.state_changed_at: bindparam("b_now"),
-        a.c.claimed_by: bindparam("b_by"),
-        **_given(given),
-    }
-    stmt = (
-        update(a)
+    names = sorted(given)
+
+    def build(p: RowValue) -> Any:
+        values: dict[Any, Any] = {
+            a.c.state: "ended",
+            a.c.outcome: p("b_outcome"),
+            a.c.hangup_cause: p("b_cause"),
+            a.c.ended_at: p("b_ended_at"),
+            a.c.state_changed_at: p("b_now"),
+            a.c.claimed_by: p("b_by"),
+            **_given(names, p),
+        }
         # the lock makes the state known; the compare-and-set stays as the proof
-        .where(a.c.id == bindparam("b_id"), a.c.state == bindparam("b_expected"))
-        .values(values)
-    )
-    expect_rowcount(session.connection().execute(stmt, rows), len(rows), "finalise_attempts")
+        return update(a).where(a.c.id == p("b_id"), a.c.state == p("b_expected")).values(values)
+
+    types = {
+        "b_id": a.c.id.type,
+        "b_expected": a.c.state.type,
+        "b_outcome": a.c.outcome.type,
+        "b_cause": a.c.hangup_cause.type,
+        "b_ended_at": a.c.ended_at.type,
+        "b_now": a.c.state_changed_at.type,
+        "b_by": a.c.claimed_by.type,
+        **_given_types(names),
+    }
+    expect_rowcount(update_many(session, build, rows, types), len(rows), "finalise_attempts")
     return _after_end(session, winners, leases=leases, now=now)
 
 
@@ -538,21 +607,25 @@ def _move_recipients(
             r.c.timezones,
             r.c.phone_e164,
             c.c.status,
-            c.c.config,
+            # the document as text: it is decoded once per campaign, not once per row
+            sql_cast(c.c.config, Text),
         )
         .select_from(cr.join(r, r.c.id == cr.c.recipient_id).join(c, c.c.id == cr.c.campaign_id))
         .where(one_of(session, cr.c.id, {rid for _, rid, _ in ended}))
         .order_by(cr.c.id)
         .with_for_update(of=cr)
     )
-    current = {row[0]: list(row[1:]) for row in found}
+    current = {row[0]: list(row[1:]) for row in found.all()}
+    configs: dict[int, CampaignRules] = {}
     changes: dict[int, dict[str, Any]] = {}
     for campaign_id, rid, end in ended:
         progress = current[rid]
         status, attempts, zones, phone, campaign_status, config = progress
         if status in FINAL_RECIPIENT_STATUSES:
             continue  # already settled (cancelled with its campaign, or earlier in the batch)
-        rules = campaign_rules(campaign_id, config)
+        rules = configs.get(campaign_id)
+        if rules is None:
+            rules = configs[campaign_id] = campaign_rules(campaign_id, json.loads(config))
         step = _next_for_recipient(
             rules,
             end.outcome,
@@ -566,30 +639,38 @@ def _move_recipients(
         changes[rid] = step
     if not changes:
         return
-    stmt = (
-        update(cr)
-        .where(cr.c.id == bindparam("b_id"))
-        .values(
-            status=bindparam("b_status"),
-            final_outcome=bindparam("b_final"),
-            next_attempt_at=bindparam("b_next"),
-            updated_at=bindparam("b_now"),
-            blocked_reason=None,
+
+    def build(p: RowValue) -> Any:
+        return (
+            update(cr)
+            .where(cr.c.id == p("b_id"))
+            .values(
+                status=p("b_status"),
+                final_outcome=p("b_final"),
+                next_attempt_at=p("b_next"),
+                updated_at=p("b_now"),
+                blocked_reason=None,
+            )
         )
-    )
-    session.connection().execute(
-        stmt,
-        [
-            {
-                "b_id": rid,
-                "b_status": step["status"],
-                "b_final": step["final_outcome"],
-                "b_next": step["next_attempt_at"],
-                "b_now": now,
-            }
-            for rid, step in sorted(changes.items())
-        ],
-    )
+
+    rows = [
+        {
+            "b_id": rid,
+            "b_status": step["status"],
+            "b_final": step["final_outcome"],
+            "b_next": step["next_attempt_at"],
+            "b_now": now,
+        }
+        for rid, step in sorted(changes.items())
+    ]
+    types = {
+        "b_id": cr.c.id.type,
+        "b_status": cr.c.status.type,
+        "b_final": cr.c.final_outcome.type,
+        "b_next": cr.c.next_attempt_at.type,
+        "b_now": cr.c.updated_at.type,
+    }
+    update_many(session, build, rows, types)
 
 
 def _next_for_recipient(

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, select, text, update
+from sqlalchemy import Table, func, select, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
@@ -21,12 +21,14 @@ from dialer.attempts import (
     AttemptEnd,
     AttemptMove,
     Locked,
+    RowValue,
     expect_rowcount,
     finalise_attempts,
     finalise_locked_attempts,
     hold_write_lock,
     mark_locked_attempts,
     one_of,
+    update_many,
 )
 from dialer.clock import Clock
 from dialer.db.models import LIVE_ATTEMPT_STATES, CallAttempt, CallEvent
@@ -90,19 +92,18 @@ _PG_EVENTS_INSERT = text(
     " ON CONFLICT (core_uuid, event_sequence) DO NOTHING"
     " RETURNING core_uuid, event_sequence"
 )
-#: More facts, same state: None in a row leaves that column as it is.
-_FACTS_UPDATE = (
-    update(_ATTEMPTS)
-    .where(_ATTEMPTS.c.id == bindparam("b_id"), _ATTEMPTS.c.state == bindparam("b_expected"))
-    .values(
-        {
-            _ATTEMPTS.c[name]: func.coalesce(
-                bindparam(f"b_{name}", type_=_ATTEMPTS.c[name].type), _ATTEMPTS.c[name]
-            )
-            for name in _FACTS
-        }
-    )
-)
+#: More facts, same state: a None in a row leaves that column as it is.
+_FACTS_TYPES = {
+    "b_id": _ATTEMPTS.c.id.type,
+    "b_expected": _ATTEMPTS.c.state.type,
+    **{f"b_{name}": _ATTEMPTS.c[name].type for name in _FACTS},
+}
+
+
+def _facts_update(p: RowValue) -> Any:
+    a = _ATTEMPTS
+    values = {a.c[name]: func.coalesce(p(f"b_{name}"), a.c[name]) for name in _FACTS}
+    return update(a).where(a.c.id == p("b_id"), a.c.state == p("b_expected")).values(values)
 
 
 @dataclass(frozen=True)
@@ -280,7 +281,7 @@ class _Plan:
         clock: Clock,
     ) -> None:
         if self.facts:
-            done = session.connection().execute(_FACTS_UPDATE, self.facts)
+            done = update_many(session, _facts_update, self.facts, _FACTS_TYPES)
             expect_rowcount(done, len(self.facts), "persist_batch facts")
         moved = mark_locked_attempts(session, self.moves, locked, by=by)
         ended = finalise_locked_attempts(
