@@ -493,7 +493,11 @@ class Originator:
                     claimed_by=self.worker_id,
                     answered_at=sa.bindparam("b_at"),
                 ),
-                [{"b_id": uuid.UUID(i), "b_at": at} for i, at, _ in answers],
+                # in id order, as the consumer locks its batches: no deadlock between them
+                [
+                    {"b_id": key, "b_at": at}
+                    for key, at in sorted((uuid.UUID(i), at) for i, at, _ in answers)
+                ],
             )
         # extending a lease that was released (the call already ended) does nothing
         by_ttl: dict[float, list[str]] = {}
@@ -528,8 +532,8 @@ class Originator:
                 .where(a.c.id == sa.bindparam("b_id"), a.c.state == "queued")
                 .values(dispatched_at=None, not_before=sa.bindparam("b_not_before")),
                 [
-                    {"b_id": uuid.UUID(i), "b_not_before": now + timedelta(seconds=seconds)}
-                    for i, seconds in waits.items()
+                    {"b_id": key, "b_not_before": now + timedelta(seconds=seconds)}
+                    for key, seconds in sorted((uuid.UUID(i), s) for i, s in waits.items())
                 ],
             )
 
