@@ -6,9 +6,10 @@ The default is the embedded mode: a SQLite file under the data directory and no 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
@@ -16,6 +17,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dialer.fs_nodes import NodeConfig, NodeConfigError, parse_nodes
 from dialer.trunks import TrunkConfig, TrunkConfigError, parse_trunks
+
+_T = TypeVar("_T")
 
 if TYPE_CHECKING:
     from dialer.campaigns.schedule import CallingRule
@@ -116,7 +119,7 @@ class Settings(BaseSettings):
         from dialer.campaigns.schedule import parse_calling_rules
 
         try:
-            return parse_calling_rules(self.calling_rules_json or "")
+            return list(_parsed(parse_calling_rules, self.calling_rules_json or ""))
         except ValueError as exc:
             raise ConfigError(f"invalid configuration: DIALER_CALLING_RULES: {exc}") from None
 
@@ -124,7 +127,7 @@ class Settings(BaseSettings):
     def trunks(self) -> list[TrunkConfig]:
         """The trunks of ``DIALER_TRUNKS`` (one ``default`` trunk when unset)."""
         try:
-            return parse_trunks(self.trunks_json)
+            return list(_parsed(parse_trunks, self.trunks_json))
         except TrunkConfigError as exc:
             raise ConfigError(f"invalid configuration: DIALER_TRUNKS: {exc}") from None
 
@@ -160,7 +163,7 @@ class Settings(BaseSettings):
     def nodes(self) -> list[NodeConfig]:
         """The FreeSWITCH nodes of ``DIALER_FS_NODES``."""
         try:
-            return _parse_fs_nodes(self.fs_nodes)
+            return list(_parsed(_parse_fs_nodes, self.fs_nodes))
         except ValueError as exc:  # only if built without validation (model_construct)
             raise ConfigError(f"invalid configuration: DIALER_FS_NODES: {exc}") from None
 
@@ -191,6 +194,13 @@ def normalise_database_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
+
+
+@lru_cache(maxsize=128)
+def _parsed(parse: Callable[[Any], Sequence[_T]], text: Any) -> tuple[_T, ...]:
+    """A setting's parsed value, once per text: workers read trunks and nodes for every call,
+    and parsing the JSON each time showed in their profile. (Failures are not cached.)"""
+    return tuple(parse(text))
 
 
 @lru_cache(maxsize=1)

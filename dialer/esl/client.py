@@ -71,6 +71,7 @@ class ESLClient:
         stable_after: float = 10.0,
         backoff: Backoff | None = None,
         connection_factory: ConnectionFactory = Connection,
+        own_jobs_only: bool = False,
     ) -> None:
         if event_format not in FORMATS:
             raise ValueError(f"event_format must be one of {FORMATS}")
@@ -85,6 +86,9 @@ class ESLClient:
         self.backoff = backoff or Backoff()
         self._password = password
         self._factory = connection_factory
+        #: only this client's own jobs' BACKGROUND_JOB events are parsed and dispatched (an
+        #: originate worker's connection; never a consumer's, which wants every job)
+        self.own_jobs_only = own_jobs_only
         self._events: set[str] = set(_OWN_EVENTS)
         self._subclasses: set[str] = set()
         self._filters: list[tuple[str, str]] = []  # the caller's, in order
@@ -213,6 +217,7 @@ class ESLClient:
             command_timeout=self.command_timeout,
             idle_timeout=self.idle_timeout,
             name=self.name,
+            **({"own_jobs_only": True} if self.own_jobs_only else {}),
         )
         conn.register_handle("*", self._dispatch)
         conn.register_handle(DISCONNECT, self._dispatch_notice(DISCONNECT))

@@ -93,6 +93,31 @@ class _ReplySlot:
         self.result: gevent.event.AsyncResult = gevent.event.AsyncResult()
 
 
+_JOB_EVENT_LINE = b"Event-Name: BACKGROUND_JOB\n"
+_JOB_UUID_LINE = b"Job-UUID: "
+
+
+def foreign_job(body: bytes, jobs: Mapping[str, object]) -> bool:
+    """True for a plain BACKGROUND_JOB event whose Job-UUID is not in ``jobs``, read from its
+    bytes without parsing it. Anything unusual (an encoded value, no Job-UUID) is False: the
+    parser then looks at it as at any other event."""
+    head = body.split(b"\n\n", 1)[0]
+    if not (head.startswith(_JOB_EVENT_LINE) or b"\n" + _JOB_EVENT_LINE in head):
+        return False
+    if head.startswith(_JOB_UUID_LINE):
+        start = len(_JOB_UUID_LINE)
+    else:
+        at = head.find(b"\n" + _JOB_UUID_LINE)
+        if at < 0:
+            return False
+        start = at + 1 + len(_JOB_UUID_LINE)
+    end = head.find(b"\n", start)
+    value = head[start:] if end < 0 else head[start:end]
+    if not value or b"%" in value or not value.isascii():
+        return False
+    return value.decode("ascii") not in jobs
+
+
 class Connection(InboundESL):  # type: ignore[misc]  # greenswitch ships no type hints
     def __init__(
         self,
@@ -105,6 +130,7 @@ class Connection(InboundESL):  # type: ignore[misc]  # greenswitch ships no type
         idle_timeout: float | None = 60.0,
         job_ttl: float = 900.0,
         name: str | None = None,
+        own_jobs_only: bool = False,
     ) -> None:
         if "\n" in password or "\r" in password:
             raise ValueError("password must be a single line")
@@ -116,6 +142,11 @@ class Connection(InboundESL):  # type: ignore[misc]  # greenswitch ships no type
         self.command_timeout = command_timeout
         self.idle_timeout = idle_timeout
         self.job_ttl = job_ttl
+        #: Drop, unparsed, the BACKGROUND_JOB events of jobs this connection did not start.
+        #: FreeSWITCH sends every job's event to every listener (capture 12): N originate
+        #: workers would each parse all N workers' results.
+        self.own_jobs_only = own_jobs_only
+        self.foreign_jobs_skipped = 0
         self.name = name or f"{host}:{port}"
         self.sock: gevent.socket.socket | None = None
         self.close_reason: BaseException | None = None
@@ -285,6 +316,13 @@ class Connection(InboundESL):  # type: ignore[misc]  # greenswitch ships no type
                 log.debug("ESL %s: late reply to %s discarded", self.name, slot.what)
             slot.result.set(frame)
         elif content_type in EVENT_CONTENT_TYPES:
+            if (
+                self.own_jobs_only
+                and content_type == "text/event-plain"
+                and foreign_job(frame.body, self._jobs)
+            ):
+                self.foreign_jobs_skipped += 1
+                return
             try:
                 event = parse_event(frame)
             except EventParseError as exc:

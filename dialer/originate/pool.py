@@ -25,8 +25,11 @@ class NodePool:
             client = self._clients.get(name)
             if client is None:
                 # originate results arrive as BACKGROUND_JOB, which the client always
-                # subscribes; nothing else is needed on this connection
-                client = self.nodes[name].client(connect_timeout=self._connect_timeout)
+                # subscribes; nothing else is needed on this connection, and of those only
+                # this process's own jobs (every listener gets every job's event)
+                client = self.nodes[name].client(
+                    connect_timeout=self._connect_timeout, own_jobs_only=True
+                )
                 client.start()
                 self._clients[name] = client
         return client

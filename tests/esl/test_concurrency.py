@@ -420,3 +420,52 @@ def test_a_supervisor_killed_while_replaying_leaves_no_socket(sim: Simulator) ->
     client._supervisor.kill(block=True, timeout=1)
     assert wait_until(lambda: sim.live_connections == 0, 2)
     client.close()
+
+
+def test_a_worker_connection_skips_other_connections_jobs_unparsed(sim: Simulator) -> None:
+    """Two originate workers: each resolves its own jobs and drops the other's
+    BACKGROUND_JOB events before parsing them; a listener without the option sees all."""
+    first = make_client(sim, own_jobs_only=True)
+    second = make_client(sim, own_jobs_only=True)
+    watcher = make_client(sim)
+    clients = (first, second, watcher)
+    for client in clients:
+        client.connect(timeout=3)
+    try:
+        seen: dict[str, list[str]] = {"first": [], "second": [], "watcher": []}
+        first.on("BACKGROUND_JOB", lambda e: seen["first"].append(e.job_uuid or ""))
+        second.on("BACKGROUND_JOB", lambda e: seen["second"].append(e.job_uuid or ""))
+        watcher.on("BACKGROUND_JOB", lambda e: seen["watcher"].append(e.job_uuid or ""))
+        mine = [first.originate(_request()) for _ in range(3)]
+        theirs = [second.originate(_request()) for _ in range(2)]
+        for job in mine + theirs:
+            assert job.result(timeout=5).ok
+        # handlers run in each connection's dispatcher, a moment after the job resolved
+        assert wait_until(
+            lambda: [len(seen[k]) for k in ("first", "second", "watcher")] == [3, 2, 5], 5
+        )
+        assert sorted(seen["first"]) == sorted(j.job_uuid for j in mine)
+        assert sorted(seen["second"]) == sorted(j.job_uuid for j in theirs)
+        assert _live(first).foreign_jobs_skipped == 2
+        assert _live(second).foreign_jobs_skipped == 3
+        assert _live(watcher).foreign_jobs_skipped == 0
+    finally:
+        for client in clients:
+            client.close()
+
+
+@pytest.mark.parametrize(
+    ("body", "foreign"),
+    [
+        (b"Event-Name: BACKGROUND_JOB\nJob-UUID: aaa\nJob-Command: originate\n\n+OK", True),
+        (b"Core-UUID: x\nEvent-Name: BACKGROUND_JOB\nJob-UUID: mine\n\n+OK", False),
+        (b"Event-Name: BACKGROUND_JOB\nJob-UUID: a%20b\n\n+OK", False),  # encoded: parse it
+        (b"Event-Name: BACKGROUND_JOB\nJob-Command: status\n\n+OK", False),  # no Job-UUID
+        (b"Event-Name: HEARTBEAT\nJob-UUID: aaa\n", False),
+        (b"Event-Name: CUSTOM\n\nEvent-Name: BACKGROUND_JOB\nJob-UUID: aaa", False),  # body
+    ],
+)
+def test_foreign_jobs_are_told_from_the_headers_only(body: bytes, foreign: bool) -> None:
+    from dialer.esl.connection import foreign_job
+
+    assert foreign_job(body, {"mine": object()}) is foreign
