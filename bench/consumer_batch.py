@@ -30,7 +30,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 import sqlalchemy as sa
@@ -151,7 +151,7 @@ def make_attempts(engine: Engine, calls: int, campaigns: int, tag: str) -> list[
                     "claimed_by": "worker@bench:1",
                 }
             )
-        s.execute(sa.insert(CallAttempt.__table__), rows)
+        s.execute(sa.insert(cast(sa.Table, CallAttempt.__table__)), rows)
         s.commit()
     return ids
 

@@ -79,14 +79,14 @@ def start_profilers(pids: dict[str, int], folder: Path) -> list[subprocess.Popen
     """py-spy on every process (collapsed stacks, idle frames left out), until SIGINT."""
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     folder.mkdir(parents=True, exist_ok=True)
-    return [
-        subprocess.Popen(
-            [spy, "record", "--pid", str(pid), "--rate", "250", "--format", "raw",
-             "--nonblocking", "--output", str(folder / f"{key}.txt")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        for key, pid in pids.items()
-    ]
+    spies = []
+    for key, pid in pids.items():
+        argv = [spy, "record", "--pid", str(pid), "--rate", "250", "--format", "raw"]
+        argv += ["--nonblocking", "--output", str(folder / f"{key}.txt")]
+        spies.append(
+            subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        )
+    return spies
 
 
 def main() -> None:

@@ -295,6 +295,22 @@ class _Plan:
                 leases.extend_many(lease_ids, ttl, clock.time())
 
 
+def _pg_rows(values: list[dict[str, Any]], items: Iterable[Incoming]) -> str:
+    """The rows as one JSON document. A payload comes as the switch's own JSON text when the
+    event has it (``Event.json_text``): encoding ~9 KB of headers again per event was the
+    consumer's biggest single cost."""
+    parts = []
+    for row, item in zip(values, items, strict=True):
+        payload = row.pop("payload")
+        text = item.event.json_text
+        row["attempt_id"] = str(row["attempt_id"])
+        row["ts"] = row["ts"].isoformat()
+        head = json.dumps(row)
+        body = text if text is not None else json.dumps(payload)
+        parts.append(f'{head[:-1]}, "payload": {body}}}')
+    return "[" + ",".join(parts) + "]"
+
+
 def _store_events(
     session: Session, node: str, matched: Sequence[Incoming], clock: Clock, result: BatchResult
 ) -> list[Incoming]:
@@ -314,6 +330,8 @@ def _store_events(
     if not keyed:
         return unkeyed
     now = clock.now()
+    conn = session.connection()
+    postgres = conn.dialect.name == "postgresql"
     stamps: dict[tuple[str, int], datetime | None] = {}
     values: list[dict[str, Any]] = []
     for (core, seq), item in keyed.items():
@@ -328,15 +346,14 @@ def _store_events(
                 "event_uuid": event.get("Event-UUID"),
                 "name": event.key if event.name == "CUSTOM" else event.name,
                 "ts": ts or now,
-                "payload": event_payload(event),
+                # PostgreSQL takes the switch's JSON text as it came, when there is one
+                "payload": None
+                if postgres and event.json_text is not None
+                else event_payload(event),
             }
         )
-    conn = session.connection()
-    if conn.dialect.name == "postgresql":
-        for row in values:
-            row["attempt_id"] = str(row["attempt_id"])
-            row["ts"] = row["ts"].isoformat()
-        found = conn.execute(_PG_EVENTS_INSERT, {"rows": json.dumps(values)})
+    if postgres:
+        found = conn.execute(_PG_EVENTS_INSERT, {"rows": _pg_rows(values, keyed.values())})
     else:
         found = conn.execute(
             sqlite_insert(_EVENTS)

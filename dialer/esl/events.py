@@ -23,11 +23,16 @@ _VARIABLE_PREFIX = "variable_"
 class Event:
     """One event. ``headers`` maps a name to its (first) decoded value; ``body`` is text."""
 
-    __slots__ = ("body", "headers")
+    __slots__ = ("body", "headers", "json_text")
 
-    def __init__(self, headers: Iterable[Header] | HeaderMap, body: str = "") -> None:
+    def __init__(
+        self, headers: Iterable[Header] | HeaderMap, body: str = "", json_text: str | None = None
+    ) -> None:
         self.headers = headers if isinstance(headers, HeaderMap) else HeaderMap(headers)
         self.body = body
+        #: The ``event json`` text it was parsed from, when that text is exactly the headers
+        #: and the body (every value a string, no name twice): stored as is, never re-encoded.
+        self.json_text = json_text
 
     @property
     def name(self) -> str:
@@ -137,21 +142,29 @@ def parse_plain(body: bytes) -> Event:
 
 def parse_json(body: bytes) -> Event:
     try:
-        pairs = json.loads(body, object_pairs_hook=_pairs)
+        text = body.decode("utf-8")
+        pairs = json.loads(text, object_pairs_hook=_pairs)
     except (ValueError, RecursionError) as exc:
         raise EventParseError(f"bad JSON event: {exc}") from exc
     if not isinstance(pairs, _Pairs):
         raise EventParseError("JSON event is not an object")
     headers: list[Header] = []
     event_body = ""
+    exact = True  # the text says exactly what the Event holds
     for name, value in pairs:
+        if type(value) is not str:
+            exact = False
+            value = _as_text(value)
         if name == "_body":
-            event_body = _as_text(value)
+            exact = exact and bool(value) and not event_body  # empty: no body; twice: which?
+            event_body = value
         else:
-            headers.append((name, _as_text(value)))
+            headers.append((name, value))
     if not headers:
         raise EventParseError("event without headers")
-    return Event(headers, event_body)
+    header_map = HeaderMap(headers)
+    exact = exact and len(header_map) == len(headers)
+    return Event(header_map, event_body, text if exact else None)
 
 
 class _Pairs(list[tuple[str, Any]]):

@@ -3,6 +3,7 @@ persist_batch's statements do not grow with the attempts of a batch."""
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from collections import Counter
@@ -25,9 +26,9 @@ from dialer.attempts import (
     mark_attempts,
 )
 from dialer.clock import FrozenClock
-from dialer.consumer.store import Incoming, persist_batch
-from dialer.db.models import CallAttempt, CampaignRecipient
-from dialer.esl.events import Event, event_from_mapping
+from dialer.consumer.store import Incoming, event_payload, persist_batch
+from dialer.db.models import CallAttempt, CallEvent, CampaignRecipient
+from dialer.esl.events import Event, event_from_mapping, parse_json
 from dialer.leases import Granted, LeaseBackend, MemoryLeases, Scope
 from tests.engine.factories import make_attempt, make_campaign, make_recipient
 
@@ -505,3 +506,37 @@ def test_two_batches_one_winner_per_attempt(engine: Engine, clock: FrozenClock) 
     assert [row[1] for row in rows] == ["no_answer", "no_answer", "busy"]
     shared_progress = _recipient_rows(engine, [progress[0]])[0]
     assert (shared_progress or ())[:4] == ("pending", 1, None, T0 + timedelta(seconds=600))
+
+
+def test_stored_payloads_are_the_events_whether_or_not_their_json_text_is_kept(
+    engine: Engine, clock: FrozenClock
+) -> None:
+    """PostgreSQL takes an event's own JSON text as its payload; SQLite and events without
+    a usable text get the headers encoded: the stored payload is the same either way."""
+    ids, _ = _build(engine, [Spec(None, "completed")])
+    aid = ids[0]
+    micros = str(int(T0.timestamp() * 1_000_000))
+    common = {"Core-UUID": CORE, "Event-Date-Timestamp": micros, "Job-UUID": str(aid),
+              "Job-Command": "originate"}  # fmt: skip
+    texts = [
+        json.dumps({"Event-Name": "BACKGROUND_JOB", **common, "Event-Sequence": "9001",
+                    "Job-Command-Arg": "{a=1,b='x y'}sofia/gw/1 &park", "_body": "+OK\n"}),
+        # an array header: the Event holds ARRAY::…, so this one is encoded again
+        json.dumps({"Event-Name": "BACKGROUND_JOB", **common, "Event-Sequence": "9002",
+                    "Extra": ["1", "2"], "_body": f"+OK {aid}\n"}),
+    ]  # fmt: skip
+    events = [parse_json(text.encode()) for text in texts]
+    assert events[0].json_text is not None
+    assert events[1].json_text is None
+    with Session(engine) as s, s.begin():
+        persist_batch(s, "fs1", [Incoming(aid, e, 0.0) for e in events], leases=None,
+                      clock=clock)  # fmt: skip
+    with Session(engine) as s:
+        stored = dict(
+            s.execute(
+                sa.select(CallEvent.event_sequence, CallEvent.payload).where(
+                    CallEvent.attempt_id == aid
+                )
+            ).all()
+        )
+    assert stored == {9001: event_payload(events[0]), 9002: event_payload(events[1])}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -216,3 +217,20 @@ def test_a_colon_inside_a_header_name_stays_in_the_name() -> None:
         ("Reply-Text", "+OK Job-UUID: j1"),
         ("A", "b"),
     ]
+
+
+def test_a_json_event_keeps_its_text_only_when_the_text_is_exactly_the_event() -> None:
+    exact = b'{"Event-Name":"X","Core-UUID":"c","_body":"+OK\\n"}'
+    event = parse_json(exact)
+    assert event.json_text == exact.decode()
+    assert json.loads(event.json_text) == {**dict(event.headers.items()), "_body": event.body}
+    assert parse_json(b'{"Event-Name":"X","a":"1"}').json_text is not None
+    # what the Event holds differs from the text: it is encoded again when stored
+    for inexact in (
+        b'{"Event-Name":"X","a":["1","2"]}',  # an array header becomes ARRAY::1|:2
+        b'{"Event-Name":"X","n":null}',
+        b'{"Event-Name":"X","a":"1","a":"2"}',  # a name twice: the first value counts
+        b'{"Event-Name":"X","_body":""}',  # an empty body is no body
+        b'{"Event-Name":"X","_body":"a","_body":"b"}',
+    ):
+        assert parse_json(inexact).json_text is None, inexact
