@@ -1,7 +1,9 @@
 """The campaign configuration: one typed, validated model for YAML files, JSON and Python.
 
 Unknown keys are errors; every invalid value is reported with its field path
-(``pacing.cps: must be > 0``) by :func:`validation_problems`.
+(``pacing.cps: must be > 0``) by :func:`validation_problems`. The call-flow sections (``amd``,
+``message``, ``ivr``, ``queues``, ``agents``, ``handoff``, ``recording``) are in
+:mod:`dialer.campaigns.callflow`; the rules between them are checked here.
 """
 
 from __future__ import annotations
@@ -20,8 +22,22 @@ from pydantic import (
     StrictStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
+from dialer.campaigns.callflow import (
+    ACTION_TAGS,
+    ActionKind,
+    Agent,
+    Amd,
+    Handoff,
+    Ident,
+    Ivr,
+    OnMachine,
+    Queue,
+    Recording,
+    SoundPath,
+)
 from dialer.campaigns.schedule import Schedule
 from dialer.outcomes import RETRYABLE_OUTCOMES
 from dialer.trunks import DEFAULT_TRUNK
@@ -77,6 +93,7 @@ class RetryRule(_Strict):
         return self.delay * self.backoff ** max(0, attempts_made - 1)
 
 
+DEFAULT_FLOW_TIMEOUT = 120
 RetryOutcome = Annotated[str, Field(description="An outcome that may be retried.")]
 MetadataValue = StrictStr | StrictInt | StrictFloat | StrictBool | None
 
@@ -93,6 +110,24 @@ class CampaignConfig(_Strict):
     max_duration: StrictInt = Field(default=300, ge=10, le=14_400, description="Seconds per call.")
     retries: dict[RetryOutcome, RetryRule] = Field(default_factory=dict)
     metadata: dict[str, MetadataValue] = Field(default_factory=dict)
+    # the call flow (DESIGN §7)
+    amd: Amd = Field(default_factory=Amd)
+    message: SoundPath | None = Field(
+        default=None, description="What a human hears first (broadcast, the press-1 prompt)."
+    )
+    ivr: Ivr | None = None
+    queues: dict[Ident, Queue] = Field(default_factory=dict)
+    agents: dict[Ident, Agent] = Field(default_factory=dict)
+    handoff: Handoff | None = Field(
+        default=None, description="Where a human goes when no IVR digit decides it."
+    )
+    recording: Recording = Field(default_factory=Recording)
+    flow_timeout: StrictInt | None = Field(
+        default=None,
+        ge=10,
+        le=14_400,
+        description="Seconds before a handoff at most (a safety cap); 120 or max_duration.",
+    )
 
     @field_validator("name")
     @classmethod
@@ -121,6 +156,34 @@ class CampaignConfig(_Strict):
                 raise ValueError(f"unknown outcome {outcome!r} (retryable: {allowed})")
         return value
 
+    @model_validator(mode="after")
+    def _flow_rules(self) -> CampaignConfig:
+        problems = flow_problems(self)
+        if problems:
+            raise FieldRulesError(problems)
+        return self
+
+    def warnings(self) -> list[str]:
+        """What is valid but probably not meant (``create`` prints these)."""
+        found: list[str] = []
+        if self.message is None:
+            if self.type is CampaignType.BROADCAST:
+                found.append(
+                    "message: not set, so this broadcast plays nothing to those it reaches"
+                )
+            elif self.ivr is not None:
+                found.append("message: not set, so the IVR prompt is a plain tone")
+        if self.handoff is not None and self.ivr is not None:
+            found.append("handoff: not used, the ivr actions decide where a human goes")
+        return found
+
+    @property
+    def flow_cap(self) -> int:
+        """Seconds a call may spend in the automated flow (AMD, prompts, IVR, voicemail)."""
+        if self.flow_timeout is not None:
+            return self.flow_timeout
+        return min(DEFAULT_FLOW_TIMEOUT, self.max_duration)
+
     @property
     def company_id(self) -> str | None:
         value = self.metadata.get("companyId")
@@ -129,6 +192,79 @@ class CampaignConfig(_Strict):
     def max_attempts(self, outcome: str) -> int:
         rule = self.retries.get(outcome)
         return rule.max_attempts if rule else 1
+
+
+class FieldRulesError(ValueError):
+    """Rules between fields, each ``(path, message)``; :func:`validation_problems` lists them
+    under their own paths instead of one ``campaign:`` line."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        super().__init__("; ".join(f"{where}: {message}" for where, message in problems))
+        self.problems = problems
+
+
+def _known(kind: str, name: str, known: dict[str, Any]) -> str | None:
+    if name in known:
+        return None
+    listed = ", ".join(sorted(known)) or "none defined"
+    return f"unknown {kind} {name!r} ({kind}s: {listed})"
+
+
+def flow_problems(config: CampaignConfig) -> list[tuple[str, str]]:
+    """The call-flow rules that span sections, each with the path of the field at fault."""
+    problems: list[tuple[str, str]] = []
+
+    def check(where: str, handoff: Handoff) -> None:
+        if handoff.queue is not None:
+            problem = _known("queue", handoff.queue, config.queues)
+            if problem:
+                problems.append((f"{where}.queue", problem))
+        if handoff.ai_agent is not None:
+            problem = _known("agent", handoff.ai_agent, config.agents)
+            if problem:
+                problems.append((f"{where}.ai_agent", problem))
+
+    if config.type is CampaignType.PRESS1 and config.ivr is None:
+        problems.append(("ivr", "required for a press1 campaign (digits, actions, ...)"))
+    if config.ivr is not None:
+        for digit, action in config.ivr.actions.items():
+            if isinstance(action, Handoff):
+                check(f"ivr.actions.{digit}", action)
+    if config.handoff is not None:
+        check("handoff", config.handoff)
+    for agent_id, agent in config.agents.items():
+        if agent.transfer_queue is not None:
+            problem = _known("queue", agent.transfer_queue, config.queues)
+            if problem:
+                problems.append((f"agents.{agent_id}.transfer_queue", problem))
+    if config.type is CampaignType.AI_AGENT:
+        chosen = config.handoff is not None and config.handoff.kind is ActionKind.AI_AGENT
+        offered = config.ivr is not None and any(
+            isinstance(a, Handoff) and a.kind is ActionKind.AI_AGENT
+            for a in config.ivr.actions.values()
+        )
+        if not chosen and not offered:
+            problems.append(
+                (
+                    "handoff",
+                    "an ai_agent campaign needs an AI agent: handoff: {ai_agent: <id>} "
+                    "(an entry of agents) or an ivr action ai_agent",
+                )
+            )
+    amd = config.amd
+    voicemail = amd.on_machine is OnMachine.VOICEMAIL
+    if voicemail and amd.voicemail_message is None and config.message is None:
+        problems.append(
+            (
+                "amd.voicemail_message",
+                "required when on_machine is voicemail (or set message to leave that)",
+            )
+        )
+    if config.flow_timeout is not None and config.flow_timeout > config.max_duration:
+        problems.append(
+            ("flow_timeout", f"must be <= max_duration ({config.max_duration} seconds)")
+        )
+    return problems
 
 
 class CampaignConfigError(ValueError):
@@ -171,7 +307,7 @@ def validation_problems(exc: ValidationError) -> list[str]:
     problems: list[str] = []
     unions: dict[str, list[str]] = {}
     for err in exc.errors():
-        loc = [str(p) for p in err["loc"]]
+        loc = [str(p) for p in err["loc"] if p not in ACTION_TAGS]
         if len(loc) > 1 and loc[-1] in _UNION_MEMBERS:
             where = ".".join(loc[:-1])
             if where not in unions:
@@ -180,6 +316,12 @@ def validation_problems(exc: ValidationError) -> list[str]:
             unions[where].append(_UNION_MEMBERS[loc[-1]])
             continue
         where = ".".join(loc) or "campaign"
+        error = err.get("ctx", {}).get("error")
+        if isinstance(error, FieldRulesError):
+            prefix = ".".join(loc)
+            for path, text in error.problems:
+                problems.append(f"{prefix + '.' if prefix else ''}{path}: {text}")
+            continue
         message = str(err["msg"]).removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             message = "unknown key (not part of the campaign format)"

@@ -31,7 +31,14 @@ from dialer.campaigns import (
     start_campaign,
     wait_for_campaign,
 )
-from dialer.cli.context import fail, load_settings, open_engine, out_console, write_sample
+from dialer.cli.context import (
+    err_console,
+    fail,
+    load_settings,
+    open_engine,
+    out_console,
+    write_sample,
+)
 
 app = typer.Typer(
     help="Campaigns: create from a YAML file, start, pause, resume, cancel, watch.",
@@ -159,6 +166,8 @@ def create_command(
     engine = open_engine(settings)
     with _errors():
         info = create_campaign(engine, config, settings=settings)
+    for warning in config.warnings():  # valid, but probably not what was meant
+        err_console.print(f"[bold yellow]warning:[/] {escape(warning)}", highlight=False)
     if as_json:
         _echo_json(info.as_json())
         return

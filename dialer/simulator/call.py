@@ -336,7 +336,7 @@ class Call:
             if app == "play_and_get_digits":
                 self._play_and_get_digits(arg)
             elif app == "amd":
-                self._amd()
+                self._amd(arg)
             elif app == "playback":
                 self._playback(arg, play_seconds(arg))
                 response = "FILE PLAYED"
@@ -445,8 +445,16 @@ class Call:
             elapsed = window_end + INVALID_SOUND_SECONDS
         self.ch.set_var("read_result", "failure")
 
-    def _amd(self) -> None:
+    def _amd(self, arg: str = "") -> None:
         # mod_amd reports only through variables; a hangup mid-analysis leaves them unset.
+        # Of its ``name=value`` arguments only total_analysis_time changes what is simulated.
+        settings = dict(word.partition("=")[::2] for word in arg.split())
+        total = settings.get("total_analysis_time", "")
+        if total.isdigit() and self.plan.amd_seconds * 1000 >= int(total):
+            self.wait(int(total) / 1000)
+            self.ch.set_var("amd_result", "NOTSURE")
+            self.ch.set_var("amd_cause", "TOOLONG")
+            return
         self.wait(self.plan.amd_seconds)
         result = "MACHINE" if self.plan.machine else "HUMAN"
         self.ch.set_var("amd_result", result)

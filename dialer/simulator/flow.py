@@ -1,29 +1,36 @@
 """Dialplan flow (originate app is an extension, e.g. ``dialer_flow XML default``): the shipped
-flow of DESIGN §7 — ``answer`` → ``amd`` → CUSTOM ``dialer::amd`` (``amd_result``,
-``amd_cause``) → machine: hang up; human: ``play_and_get_digits`` → CUSTOM ``dialer::ivr``
-(``ivr_digit``, ``read_result``) → handoff digit: CUSTOM ``dialer::handoff`` (``handoff_type``,
-``handoff_target``) → ``callcenter`` with ``callcenter::info`` member/bridge events → hangup.
-Each custom event carries ``dialer_attempt_id`` first, then its result fields, then all channel
-headers and variables, exactly as the ``event`` application does in fixture 11. Flow knobs are
-channel variables set at originate: ``dialer_amd``, ``dialer_ivr`` (``false`` skips a stage),
-``dialer_ivr_digits`` (valid digits, default ``1``), ``dialer_ivr_tries`` (3),
-``dialer_ivr_timeout_ms`` (4000), ``dialer_handoff_digit`` (``1``), ``dialer_handoff_type``
-(``queue``), ``dialer_handoff_target`` (``dialer_q@default``), ``dialer_queue_max_wait`` (30).
+flow of DESIGN §7, driven by the channel variables of :mod:`dialer.flow.contract` with the
+same names and the same defaults when one is absent.
+
+``answer`` → [``record_session``] → [``amd`` → CUSTOM ``dialer::amd`` (``amd_result``,
+``amd_cause``); ``MACHINE``: hang up, or ``avmd`` for the beep, the voicemail message and CUSTOM
+``dialer::voicemail``; undecided or unset: a human] → the message (no IVR) or
+``play_and_get_digits`` → CUSTOM ``dialer::ivr`` (``ivr_digit``, ``read_result``) → the digit's
+action: ``replay`` (the IVR again, ``tries`` rounds at most), ``opt_out`` (CUSTOM
+``dialer::opt_out``, the confirmation), or a handoff → CUSTOM ``dialer::handoff``
+(``handoff_type``, ``handoff_target``) → ``callcenter`` with ``callcenter::info`` member/bridge
+events, a ``transfer`` to an extension, or a ``bridge`` to an AI agent with its ``{…}`` headers.
+Each custom event carries ``dialer_attempt_id`` first, then its result fields, then all
+channel headers and variables, exactly as the ``event`` application does in fixture 11.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from dialer.flow import contract as fv
 from dialer.simulator.channel import new_uuid
 from dialer.simulator.control import Hangup
 
 if TYPE_CHECKING:
     from dialer.simulator.call import Call
 
+BEEP_WAIT_SECONDS = 30.0  # a machine without a beep: the message goes after this long
 
-def var(call: Call, name: str, default: str) -> str:
-    return call.ch.variables.get(name) or default
+
+def var(call: Call, name: str, default: str | None = None) -> str:
+    fallback = fv.DEFAULTS.get(name, "") if default is None else default
+    return call.ch.variables.get(name) or fallback
 
 
 def custom(call: Call, subclass: str, fields: list[tuple[str, str]]) -> None:
@@ -48,36 +55,78 @@ def custom(call: Call, subclass: str, fields: list[tuple[str, str]]) -> None:
 def run(call: Call) -> None:
     attempt = [("dialer_attempt_id", call.attempt_id)]
     call.execute("answer")
-    if var(call, "dialer_amd", "true") != "false":
-        call.execute("amd")
+    limit = var(call, fv.MAX_DURATION)
+    if limit:
+        call.execute("sched_hangup", f"+{limit} ALLOTTED_TIMEOUT")
+    if var(call, fv.RECORDING) == "true":
+        call.execute("record_session", "$${recordings_dir}/" + var(call, fv.RECORDING_PATH))
+    if var(call, fv.AMD) != "false":
+        call.execute("amd", var(call, fv.AMD_ARGS))
+        result = call.ch.variables.get("amd_result", "")
         custom(
             call,
             "dialer::amd",
             [
                 *attempt,
-                ("amd_result", call.ch.variables.get("amd_result", "")),
+                ("amd_result", result),
                 ("amd_cause", call.ch.variables.get("amd_cause", "")),
             ],
         )
-        if call.plan.machine:
+        if result == "MACHINE":  # NOTSURE or unset (callee gone mid-analysis): a human
+            if var(call, fv.AMD_ON_MACHINE) == "voicemail":
+                voicemail(call, attempt)
             call.execute("hangup", "NORMAL_CLEARING")
             return
-    if var(call, "dialer_ivr", "true") != "false":
-        digits = var(call, "dialer_ivr_digits", "1")
+    if var(call, fv.IVR) == "false":
+        message = var(call, fv.MESSAGE)
+        if message:
+            call.execute("playback", message)
+        handoff(call, attempt, *_handoff_vars(call, None))
+        return
+    ivr(call, attempt)
+
+
+def voicemail(call: Call, attempt: list[tuple[str, str]]) -> None:
+    """Wait for the beep (mod_amd decides seconds before the greeting ends), then speak."""
+    call.execute("avmd_start")
+    clock = call.switch.clock
+    deadline = clock.now() + BEEP_WAIT_SECONDS
+    while not call.avmd.beeped and clock.now() < deadline:
+        due = call.avmd.due
+        call.wait((due - clock.now() + 0.001) if due is not None else deadline - clock.now())
+    beeped = call.avmd.beeped
+    call.execute("avmd_stop")
+    message = var(call, fv.VOICEMAIL_MESSAGE)
+    if message:
+        call.execute("playback", message)
+    outcome = "left" if message else "nothing_to_leave"
+    custom(
+        call,
+        "dialer::voicemail",
+        [*attempt, ("voicemail_result", outcome), ("beep", "true" if beeped else "false")],
+    )
+
+
+def ivr(call: Call, attempt: list[tuple[str, str]]) -> None:
+    digits = var(call, fv.IVR_DIGITS)
+    tries = var(call, fv.IVR_TRIES)
+    rounds = int(tries) if tries.isdigit() else 3
+    for _ in range(max(1, rounds)):
         args = " ".join(
             [
                 "1",
                 "1",
-                var(call, "dialer_ivr_tries", "3"),
-                var(call, "dialer_ivr_timeout_ms", "4000"),
+                tries,
+                var(call, fv.IVR_TIMEOUT_MS),
                 "#",
-                var(call, "dialer_ivr_prompt", "tone_stream://%(1000,500,440);loops=2"),
-                "silence_stream://250",
+                var(call, fv.IVR_PROMPT),
+                var(call, fv.IVR_INVALID_MESSAGE),
                 "ivr_digit",
                 f"[{digits}]",
                 "3000",
             ]
         )
+        call.ch.variables.pop("ivr_digit", None)
         call.execute("play_and_get_digits", args)
         digit = call.ch.variables.get("ivr_digit", "")
         custom(
@@ -89,16 +138,72 @@ def run(call: Call) -> None:
                 ("read_result", call.ch.variables.get("read_result", "")),
             ],
         )
-        if digit != var(call, "dialer_handoff_digit", "1"):
-            call.execute("hangup", "NORMAL_CLEARING")
+        if not digit:
+            break
+        action = var(call, fv.digit_var(fv.IVR_ACTION, digit), "")
+        if action == "replay":
+            continue
+        if action == "opt_out":
+            custom(call, "dialer::opt_out", [*attempt, ("ivr_digit", digit)])
+            message = var(call, fv.OPT_OUT_MESSAGE)
+            if message:
+                call.execute("playback", message)
+            break
+        if action in fv.HANDOFF_ACTIONS or not action:
+            # a valid digit without its own action goes to the campaign's handoff
+            handoff(call, attempt, *_handoff_vars(call, digit if action else None))
             return
-    kind = var(call, "dialer_handoff_type", "queue")
-    target = var(call, "dialer_handoff_target", "dialer_q@default")
+        break  # an action this flow does not know
+    call.execute("hangup", "NORMAL_CLEARING")
+
+
+def _handoff_vars(call: Call, digit: str | None) -> tuple[str, str, float, str, str]:
+    """type, target, queue max wait, bridge headers, codec: the digit's own, else the
+    campaign's handoff."""
+    if digit is None:
+        return (
+            var(call, fv.HANDOFF_TYPE),
+            var(call, fv.HANDOFF_TARGET),
+            float(var(call, fv.QUEUE_MAX_WAIT)),
+            var(call, fv.HANDOFF_HEADERS),
+            var(call, fv.HANDOFF_CODEC),
+        )
+    return (
+        var(call, fv.digit_var(fv.IVR_ACTION, digit)),
+        var(call, fv.digit_var(fv.IVR_TARGET, digit), var(call, fv.HANDOFF_TARGET)),
+        float(var(call, fv.digit_var(fv.IVR_MAX_WAIT, digit), var(call, fv.QUEUE_MAX_WAIT))),
+        var(call, fv.digit_var(fv.IVR_HEADERS, digit), ""),
+        var(call, fv.digit_var(fv.IVR_CODEC, digit), var(call, fv.HANDOFF_CODEC)),
+    )
+
+
+def handoff(
+    call: Call,
+    attempt: list[tuple[str, str]],
+    kind: str,
+    target: str,
+    max_wait: float,
+    headers: str,
+    codec: str,
+) -> None:
+    if kind == fv.HANDOFF_NONE or kind not in fv.HANDOFF_ACTIONS:
+        call.execute("hangup", "NORMAL_CLEARING")
+        return
     custom(call, "dialer::handoff", [*attempt, ("handoff_type", kind), ("handoff_target", target)])
-    queue(call, kind, target)
+    if kind == "queue":
+        queue(call, kind, target, max_wait)
+        return
+    if kind == "ai_agent":
+        # codecs on every bridge: a loopback A leg offers only L16 otherwise (capture 17x)
+        block = ",".join(p for p in (f"absolute_codec_string={codec}", headers) if p)
+        call.execute("bridge", "{" + block + "}" + target)
+    else:
+        call.execute("transfer", target)
+        call.wait(call.plan.talk)  # the extension's own dialplan has the call
+    call.execute("hangup", "NORMAL_CLEARING")
 
 
-def queue(call: Call, kind: str, target: str) -> None:
+def queue(call: Call, kind: str, target: str, max_wait: float | None = None) -> None:
     """mod_callcenter as captured in 02/06: member events, bridge, hangup, queue end."""
     ch = call.ch
     app_uuid = new_uuid()
@@ -131,7 +236,8 @@ def queue(call: Call, kind: str, target: str) -> None:
             [("CC-Queue", target), ("CC-Action", "member-queue-start"), *member],
         )
     )
-    max_wait = float(var(call, "dialer_queue_max_wait", "30"))
+    if max_wait is None:
+        max_wait = float(var(call, fv.QUEUE_MAX_WAIT))
     if "noagent" in target:
         max_wait, agent = 6.0, False
     else:

@@ -48,6 +48,11 @@ metadata:
   companyId: acme
   source: crm
   priority: 2
+message: sounds/offer.wav
+ivr:
+  actions: {"1": {queue: sales}}
+queues:
+  sales: {target: sales@default}
 """
 
 
