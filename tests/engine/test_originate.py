@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from dialer.clock import FrozenClock, RealClock
 from dialer.config import Settings
-from dialer.db.models import CallAttempt, CampaignRecipient
+from dialer.db.models import CallAttempt, Campaign, CampaignRecipient
 from dialer.leases import MemoryLeases, Scope
 from dialer.originate import NodePool, Originator
 from dialer.simulator import Scenario, Simulator
@@ -307,11 +307,14 @@ def test_a_batch_sends_each_attempt_once_with_statements_that_do_not_grow_with_i
                             worker_id="worker@test:1")  # fmt: skip
     leases.restore([], time.time())
     fast = {"pacing": {"max_channels": 100, "cps": 1000}}  # 20 slots within 20 ms
-    small, large = _queued_many(pg_engine, 3, **fast), _queued_many(pg_engine, 20, **fast)
+    ids = _queued_many(pg_engine, 23, **fast)
+    small, large = ids[:3], ids[3:]
     try:
         few = _statements(pg_engine, lambda: originator.originate_many(small))
         many = _statements(pg_engine, lambda: originator.originate_many(large))
-        assert many == few == 2, (few, many)  # a read and a claim, whatever the batch size
+        # a read and a claim whatever the batch size, plus the campaign's config the first
+        # time the worker sees the campaign
+        assert (few, many) == (3, 2)
         wait_until(lambda: all(_originates(sim, i) == 1 for i in small + large))
     finally:
         pool.close()
@@ -429,3 +432,18 @@ def test_job_answers_are_written_together_and_never_move_an_ended_call(
     assert _attempt(engine, str(ended.id)).state == "ended"
     # both leases now last the talk time (300 + 60 s), not the ringing 80 s
     assert len(leases.holders("node:fs1", T0.timestamp() + 200)) == 2
+
+
+def test_a_changed_campaign_config_is_read_again(
+    originator: Originator, pg_engine: Engine, leases: MemoryLeases
+) -> None:
+    """The worker keeps parsed configs by the campaign row's updated_at: an edit counts."""
+    first, second = _queued_many(pg_engine, 2, pacing={"max_channels": 10, "cps": 5})
+    assert originator.originate(first).result == "sent"  # the config is cached now
+    campaign_id = _attempt(pg_engine, first).campaign_id
+    with Session(pg_engine) as s, s.begin():
+        campaign = s.get_one(Campaign, campaign_id)
+        campaign.config = {**campaign.config, "pacing": {"max_channels": 1, "cps": 5}}
+    # the first call holds the only channel the edited campaign has
+    outcome = originator.originate(second)
+    assert (outcome.result, outcome.detail) == ("deferred", "limit:campaign")
