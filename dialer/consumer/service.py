@@ -68,8 +68,12 @@ JOB_EVENT = "BACKGROUND_JOB"
 #: The call flow's stage events (stored now; the next stage of the lifecycle reads them).
 CUSTOM_SUBCLASSES = ("dialer::amd", "dialer::ivr", "dialer::handoff")
 
-BATCH_SIZE = 200
-BATCH_WAIT = 0.05
+BATCH_SIZE = 500
+#: A batch waits this long for more events: channels are freed at once (_release_soon), so
+#: only the records wait, and bigger batches cost less per call.
+BATCH_WAIT = 0.2
+#: Hangups arriving within this many seconds free their leases in one round trip.
+RELEASE_WAIT = 0.02
 UNMATCHED_GRACE = 5.0
 RECONCILE_MIN_AGE = 10.0
 #: The soonest a reconcile looks again at attempts that were too young to judge (real s).
@@ -95,6 +99,13 @@ def attempt_of(event: Event) -> uuid.UUID | None:
     if not unique_id or unique_id != event.variable("dialer_attempt_id"):
         return None  # another leg (the loopback B leg, a bridged agent) or not ours
     return _uuid(unique_id)
+
+
+def channel_gone(event: Event) -> bool:
+    """The call has no channel any more: it hung up, or its originate failed."""
+    if event.name == "CHANNEL_HANGUP_COMPLETE":
+        return True
+    return event.name == JOB_EVENT and event.body.lstrip().startswith("-ERR")
 
 
 def _uuid(text: str | None) -> uuid.UUID | None:
@@ -157,6 +168,9 @@ class Consumer:
         self._active: dict[uuid.UUID, str] = {}
         self._gauge_labels: set[str] = set()
         self._writer: gevent.Greenlet[[], None] | None = None
+        self._to_release: list[str] = []
+        self._release_wake = gevent.event.Event()
+        self._releaser: gevent.Greenlet[[], None] | None = None
         self._followup: gevent.Greenlet[[], None] | None = None
         self._stopping = False
         self._stop_deadline = float("inf")
@@ -190,6 +204,13 @@ class Consumer:
         self.client.close()
         if self._followup is not None:
             self._followup.kill(block=False)
+        if self._releaser is not None:
+            self._releaser.kill(block=False)
+        if self._to_release and self.leases is not None:
+            try:  # the writer's ends release them too; this is only sooner
+                self.leases.release_many(self._to_release)
+            except Exception as exc:
+                log.warning("consumer early release on stop failed: %s", _one_line(exc))
         self._queue.put(_STOP)
         if self._writer is not None:
             self._writer.join(timeout=timeout + 1.0)
@@ -216,6 +237,8 @@ class Consumer:
         attempt_id = attempt_of(event)
         if attempt_id is not None:
             self._queue.put(Incoming(attempt_id, event, time.monotonic()))
+            if self.leases is not None and channel_gone(event):
+                self._release_soon(attempt_id)
 
     def _on_state(self, state: ConnectionState, error: BaseException | None) -> None:
         if state is ConnectionState.CONNECTED:
@@ -243,6 +266,36 @@ class Consumer:
         except Exception as exc:  # lost again, or a reply we cannot read: the next connect
             self._fences.pop(fence, None)
             log.warning("consumer reconcile skipped node=%s error=%s", self.name, exc)
+
+    # -- freeing channels at once ---------------------------------------------------------------
+
+    def _release_soon(self, attempt_id: uuid.UUID) -> None:
+        """The call's channel is gone: free its lease now rather than when its batch is
+        stored, so that the scheduler refills the channel at once (the batch waits to grow;
+        the limits count live channels, and this one is not). Releasing twice is harmless:
+        the batch's end releases again."""
+        self._to_release.append(str(attempt_id))
+        if self._releaser is None or self._releaser.dead:
+            self._releaser = gevent.spawn(self._release_loop)
+        self._release_wake.set()
+
+    def _release_loop(self) -> None:
+        delay = RETRY_FIRST
+        while self._to_release:
+            self._release_wake.wait(RELEASE_WAIT)
+            self._release_wake.clear()
+            ids, self._to_release = self._to_release, []
+            try:
+                assert self.leases is not None
+                self.leases.release_many(ids)
+                delay = RETRY_FIRST
+            except Exception as exc:  # Redis away: the batch's end releases them too
+                log.warning(
+                    "consumer early release failed node=%s leases=%d error=%s",
+                    self.name, len(ids), _one_line(exc),
+                )  # fmt: skip
+                gevent.sleep(delay)
+                delay = min(delay * 2, self.retry_cap)
 
     # -- the writer ----------------------------------------------------------------------------
 

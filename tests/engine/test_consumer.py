@@ -581,3 +581,29 @@ def test_cli_runs_until_sigterm_and_exits_0(sim: Simulator, postgres_url: str) -
     assert "consumer reconciled node=fs1" in output
     assert "consumer stopped node=fs1" in output
     assert "consumer metrics node=fs1 port=" in output
+
+
+def test_a_hangup_frees_its_channel_before_its_batch_is_stored(rig: Rig) -> None:
+    """The limits count live channels: a hung-up call's lease is released as its event
+    arrives, while the batch holding the event still waits to grow (here: 3 s)."""
+    rig.consumer(batch_wait=3.0)
+    answered, failed = rig.attempt(), rig.attempt()
+    rig.dial(answered, "agent_answer")  # answers, talks a moment, hangs up
+    rig.dial(failed, "busy")  # -ERR USER_BUSY: never a channel
+    assert wait_until(lambda: rig.leased() == 0, 2.5)
+    # the records come with the batch, later
+    assert rig.state(answered) != "ended" or rig.state(failed) != "ended"
+    rig.wait_state([answered, failed], "ended", timeout=8)
+    assert rig.leased() == 0
+
+
+def test_channel_gone_is_a_hangup_or_a_failed_originate() -> None:
+    from dialer.consumer.service import channel_gone
+
+    def job(body: str) -> Any:
+        return event_from_mapping({"Event-Name": "BACKGROUND_JOB", "Job-UUID": "x"}, body)
+
+    assert channel_gone(event_from_mapping({"Event-Name": "CHANNEL_HANGUP_COMPLETE"}))
+    assert channel_gone(job("-ERR USER_BUSY\n"))
+    assert not channel_gone(job("+OK x\n"))
+    assert not channel_gone(event_from_mapping({"Event-Name": "CHANNEL_ANSWER"}))
