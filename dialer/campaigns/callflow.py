@@ -231,8 +231,16 @@ class Ivr(_Strict):
         return self.digits if self.digits is not None else "".join(self.actions)
 
 
+def _printable(value: str) -> str:
+    if not value.strip() or any(not c.isprintable() for c in value):
+        raise ValueError("must be non-empty printable text")
+    return value
+
+
 class Queue(_Strict):
-    name: StrictStr | None = Field(default=None, min_length=1, max_length=200)
+    name: Annotated[StrictStr, AfterValidator(_printable)] | None = Field(
+        default=None, max_length=200, description="Shown in reports."
+    )
     target: Annotated[StrictStr, AfterValidator(_queue_target)]
     max_wait: StrictInt = Field(default=30, ge=1, le=3600, description="Seconds in the queue.")
 

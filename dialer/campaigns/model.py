@@ -323,6 +323,9 @@ def validation_problems(exc: ValidationError) -> list[str]:
                 problems.append(f"{prefix + '.' if prefix else ''}{path}: {text}")
             continue
         message = str(err["msg"]).removeprefix("Value error, ")
+        if len(loc) > 1 and loc[-1] == "[key]":  # a mapping's key, not its value
+            where = ".".join(loc[:-2]) or "campaign"
+            message = f"key {loc[-2]!r} {message}"
         if err["type"] == "extra_forbidden":
             message = "unknown key (not part of the campaign format)"
         elif err["type"] == "missing":

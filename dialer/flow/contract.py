@@ -44,8 +44,10 @@ HANDOFF_CODEC = "dialer_handoff_codec"
 
 RECORDING = "dialer_recording"
 RECORDING_PATH = "dialer_recording_path"  # relative to the node's recordings directory
-MAX_DURATION = "dialer_max_duration"  # seconds after answer (sched_hangup)
-FLOW_TIMEOUT = "dialer_flow_timeout"  # seconds in the automated flow at most
+MAX_DURATION = "dialer_max_duration"  # seconds after answer at most (sched_hangup)
+# seconds from answer to a handoff at most: a sched_hangup the handoff cancels (then the rest
+# of max_duration is scheduled)
+FLOW_TIMEOUT = "dialer_flow_timeout"
 
 #: what the flow does when a variable is absent (a hand-written originate, a lab test)
 DEFAULTS: dict[str, str] = {

@@ -74,6 +74,7 @@ class Call:
         self.events = ChannelEvents(switch.factory)
         self.answered_at: float | None = None  # simulated epoch seconds
         self.callee_deadline: float | None = None
+        self.scheduled_hangup: tuple[float, str] | None = None  # sched_hangup: (epoch, cause)
         self.greenlet: gevent.Greenlet[[], None] | None = None
         self._after_events: list[Event] = []
         self._after_callbacks: list[Callable[[], None]] = []
@@ -197,7 +198,13 @@ class Call:
             callee = self.callee_deadline
             if callee is not None and callee < limit:
                 limit = callee
+            scheduled = self.scheduled_hangup
+            if scheduled is not None and scheduled[0] < limit:
+                limit = scheduled[0]
             if now >= limit:
+                if scheduled is not None and now >= scheduled[0]:
+                    self.scheduled_hangup = None
+                    raise Hangup(scheduled[1])
                 if callee is not None and callee <= end and now >= callee:
                     raise self.callee_hangs_up("NORMAL_CLEARING")
                 if limit == end:
@@ -351,6 +358,10 @@ class Call:
                 self.ch.set_var(name, value)
             elif app == "bridge":
                 bridge_mod.bridge(self, arg)
+            elif app == "sched_hangup":
+                self._sched_hangup(arg)
+            elif app == "sched_cancel":
+                self.scheduled_hangup = None
             elif app == "avmd_start":
                 self.avmd.start()
             elif app == "avmd_stop":
@@ -444,6 +455,16 @@ class Call:
             self.wait(INVALID_SOUND_SECONDS)
             elapsed = window_end + INVALID_SOUND_SECONDS
         self.ch.set_var("read_result", "failure")
+
+    def _sched_hangup(self, arg: str) -> None:
+        """``[+]<seconds> [<cause>]``: the earliest scheduled hangup wins."""
+        when, _, cause = arg.strip().partition(" ")
+        try:
+            at = float(when[1:]) + self.switch.clock.now() if when[:1] == "+" else float(when)
+        except ValueError:
+            return
+        if self.scheduled_hangup is None or at < self.scheduled_hangup[0]:
+            self.scheduled_hangup = (at, cause.strip() or "ALLOTTED_TIMEOUT")
 
     def _amd(self, arg: str = "") -> None:
         # mod_amd reports only through variables; a hangup mid-analysis leaves them unset.

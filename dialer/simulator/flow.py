@@ -2,7 +2,8 @@
 flow of DESIGN §7, driven by the channel variables of :mod:`dialer.flow.contract` with the
 same names and the same defaults when one is absent.
 
-``answer`` → [``record_session``] → [``amd`` → CUSTOM ``dialer::amd`` (``amd_result``,
+``answer`` → ``sched_hangup`` (max duration, or the flow's cap until a handoff) →
+[``record_session``] → [``amd`` → CUSTOM ``dialer::amd`` (``amd_result``,
 ``amd_cause``); ``MACHINE``: hang up, or ``avmd`` for the beep, the voicemail message and CUSTOM
 ``dialer::voicemail``; undecided or unset: a human] → the message (no IVR) or
 ``play_and_get_digits`` → CUSTOM ``dialer::ivr`` (``ivr_digit``, ``read_result``) → the digit's
@@ -55,9 +56,10 @@ def custom(call: Call, subclass: str, fields: list[tuple[str, str]]) -> None:
 def run(call: Call) -> None:
     attempt = [("dialer_attempt_id", call.attempt_id)]
     call.execute("answer")
-    limit = var(call, fv.MAX_DURATION)
-    if limit:
-        call.execute("sched_hangup", f"+{limit} ALLOTTED_TIMEOUT")
+    # the flow's safety cap until a handoff, then what is left of the call's max duration
+    caps = [int(v) for v in (var(call, fv.MAX_DURATION), var(call, fv.FLOW_TIMEOUT)) if v]
+    if caps:
+        call.execute("sched_hangup", f"+{min(caps)} ALLOTTED_TIMEOUT")
     if var(call, fv.RECORDING) == "true":
         call.execute("record_session", "$${recordings_dir}/" + var(call, fv.RECORDING_PATH))
     if var(call, fv.AMD) != "false":
@@ -126,6 +128,7 @@ def ivr(call: Call, attempt: list[tuple[str, str]]) -> None:
                 "3000",
             ]
         )
+        # a failed read leaves the last round's digit: the shipped flow unsets it each round
         call.ch.variables.pop("ivr_digit", None)
         call.execute("play_and_get_digits", args)
         digit = call.ch.variables.get("ivr_digit", "")
@@ -190,6 +193,12 @@ def handoff(
         call.execute("hangup", "NORMAL_CLEARING")
         return
     custom(call, "dialer::handoff", [*attempt, ("handoff_type", kind), ("handoff_target", target)])
+    if var(call, fv.FLOW_TIMEOUT):
+        call.execute("sched_cancel")
+        limit = var(call, fv.MAX_DURATION)
+        if limit and call.answered_at is not None:
+            left = int(limit) - (call.switch.clock.now() - call.answered_at)
+            call.execute("sched_hangup", f"+{max(1, int(left))} ALLOTTED_TIMEOUT")
     if kind == "queue":
         queue(call, kind, target, max_wait)
         return

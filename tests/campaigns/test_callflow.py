@@ -280,10 +280,15 @@ def test_what_is_valid_across_sections() -> None:
             "queues.sales.target: must be a mod_callcenter queue name like sales@default",
         ),
         ({"queues": {"sales": {"name": "S"}}}, "queues.sales.target: required"),
+        ({"queues": {"s": {"name": "a\nb", "target": "s@d"}}},
+         "queues.s.name: must be non-empty printable text"),
+        ({"agents": {"a b": {"dial": "sofia/a/b"}}},
+         "agents: key 'a b' must be 1-40 letters, digits, - or _ "
+         "(starting with a letter or digit)"),
         ({"queues": {"s": {"target": "s@d", "max_wait": 0}}}, "queues.s.max_wait: must be >= 1"),
         (
             {"queues": {"bad id": {"target": "s@d"}}},
-            "queues.bad id.[key]: must be 1-40 letters, digits, - or _ "
+            "queues: key 'bad id' must be 1-40 letters, digits, - or _ "
             "(starting with a letter or digit)",
         ),
         (

@@ -37,6 +37,7 @@ SCENARIO = Scenario.from_dict(
             "human9": {**HUMAN, "digit": "9"},
             "silent": {**HUMAN, "digit": None},
             "slow_amd": {**HUMAN, "digit": "1", "amd_seconds": 6.0},
+            "long_talk": {**HUMAN, "digit": "1", "talk": 600.0},
             "bot-7": {"outcome": "answer", "ring": 0.5, "talk": 2.0},
             "machine": {"outcome": "answer", "ring": 1.0, "machine": True,
                         "amd_cause": "MAXWORDS", "amd_seconds": 1.8, "greeting": 6.0,
@@ -123,7 +124,7 @@ def test_press1_human_presses_1_and_reaches_the_campaign_queue() -> None:
     ran = apps(steps)
     assert ran[:4] == [
         ("answer", ""),
-        ("sched_hangup", "+300 ALLOTTED_TIMEOUT"),
+        ("sched_hangup", "+90 ALLOTTED_TIMEOUT"),  # flow_timeout, below max_duration
         ("record_session", f"$${{recordings_dir}}/dialer/7/{steps[0]['Unique-ID']}.wav"),
         ("amd", "silence_threshold=256 initial_silence=3000 greeting=1500 "
                 "after_greeting_silence=800 total_analysis_time=4000 min_word_length=100 "
@@ -133,7 +134,11 @@ def test_press1_human_presses_1_and_reaches_the_campaign_queue() -> None:
         "play_and_get_digits",
         "1 1 2 5000 # sounds/offer.wav sounds/invalid.wav ivr_digit [129] 3000",
     )
-    assert ran[5] == ("callcenter", "sales@default")
+    # at the handoff the flow's cap gives way to what is left of max_duration (300 s)
+    assert ran[5][0] == "sched_cancel"
+    assert ran[6][0] == "sched_hangup"
+    assert 290 <= int(ran[6][1].split()[0].lstrip("+")) <= 299
+    assert ran[7] == ("callcenter", "sales@default")
     assert one(steps, "dialer::amd")["amd_result"] == "HUMAN"
     assert one(steps, "dialer::ivr")["ivr_digit"] == "1"
     handoff = one(steps, "dialer::handoff")
@@ -261,3 +266,27 @@ def test_an_extension_action_transfers() -> None:
     assert ("transfer", "1000 XML sales") in apps(steps)
     handoff = one(steps, "dialer::handoff")
     assert (handoff["handoff_type"], handoff["handoff_target"]) == ("extension", "1000 XML sales")
+
+
+def test_the_flow_timeout_ends_a_call_stuck_before_any_handoff() -> None:
+    data = minimal(type="press1", flow_timeout=10, ivr={"tries": 3, "timeout": 5,
+                   "actions": {"1": "opt_out"}})  # fmt: skip
+    steps = call("silent", data)  # 3 x (3 s prompt + 5 s) would take ~25 s
+    hangup = steps[-1]
+    assert hangup["Hangup-Cause"] == "ALLOTTED_TIMEOUT"
+    assert 9 <= int(hangup["variable_billsec"]) <= 11
+    assert "dialer::ivr" not in whats(steps)  # the IVR never finished
+
+
+def test_max_duration_ends_the_handed_off_call() -> None:
+    data = minimal(
+        type="press1",
+        max_duration=20,
+        ivr={"actions": {"1": {"queue": "s"}}},
+        queues={"s": {"target": "s@default"}},
+    )
+    steps = call("long_talk", data)
+    assert whats(steps)[-3:] == ["bridge-agent-start", "CHANNEL_BRIDGE", "CHANNEL_HANGUP_COMPLETE"]
+    hangup = steps[-1]
+    assert hangup["Hangup-Cause"] == "ALLOTTED_TIMEOUT"
+    assert 19 <= int(hangup["variable_billsec"]) <= 21
