@@ -115,10 +115,6 @@ class ActionKind(StrEnum):
     OPT_OUT = "opt_out"
 
 
-#: actions that leave the IVR for somebody (a queue, an extension, an AI agent)
-HANDOFF_KINDS = (ActionKind.QUEUE, ActionKind.EXTENSION, ActionKind.AI_AGENT)
-
-
 def _queue_target(value: str) -> str:
     if not _QUEUE_TARGET.fullmatch(value) or len(value) > 128:
         raise ValueError("must be a mod_callcenter queue name like sales@default")
@@ -260,6 +256,10 @@ def _dial_template(value: str) -> str:
         )
     if _ENTERPRISE_SEPARATOR in literal:
         raise ValueError(f"must not contain {_ENTERPRISE_SEPARATOR!r}")
+    sample = value.replace("{attempt_id}", "0" * 8 + "-0000-0000-0000-" + "0" * 12)
+    sample = sample.replace("{campaign_id}", "1")
+    if stored_form(sample) != sample:  # e.g. a leading "b64:": the switch would get it encoded
+        raise ValueError("cannot be carried to the switch as it is")
     return value
 
 

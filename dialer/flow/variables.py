@@ -22,7 +22,6 @@ MAX_FIELD_BYTES = 256  # per X- header value, before encoding: SIP and the switc
 # A header value kept as it is: nothing the bridge's ``{…}`` parser or SIP would read.
 _HEADER_SAFE = re.compile(r"[A-Za-z0-9._@+/-]+")
 _ID_VALUE = re.compile(r"[A-Za-z0-9_-]{1,64}")
-_SEPARATOR = ":_:"
 
 
 def header_value(value: object) -> str:

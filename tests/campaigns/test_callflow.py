@@ -110,6 +110,12 @@ def test_model_defaults_are_the_flow_defaults() -> None:
     assert d[contract.HANDOFF_CODEC] == "PCMU"
 
 
+def test_the_flow_knows_every_action_the_model_allows() -> None:
+    assert set(contract.ACTIONS) == {kind.value for kind in ActionKind}
+    assert set(contract.HANDOFF_ACTIONS) == {"queue", "extension", "ai_agent"}
+    assert {a.value for a in SimpleAction} == set(contract.ACTIONS) - set(contract.HANDOFF_ACTIONS)
+
+
 def test_digits_default_to_the_actions() -> None:
     config = parse_config(press1(ivr={"actions": {"3": "replay", "1": "opt_out"}}))
     assert config.ivr is not None
@@ -306,6 +312,10 @@ def test_what_is_valid_across_sections() -> None:
             "agents.bot.dial: must be a dial string like sofia/external/sip:bot@ai.example.com "
             "(letters, digits and _ . + * # @ : / ; = -, no blanks, commas, quotes or braces "
             "other than the placeholders)",
+        ),
+        (
+            {"agents": {"bot": {"dial": "b64:sofia/a"}}},
+            "agents.bot.dial: cannot be carried to the switch as it is",
         ),
         (
             {"agents": {"bot": {"dial": "sofia/a/b", "fields": ["plan", "x y"]}}},

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from dialer.campaigns import CampaignConfig, parse_config
 from dialer.esl import DialTemplate, build_originate
+from dialer.esl.originate import stored_form
 from dialer.flow import contract as c
 from dialer.flow import decode_header_value, flow_variables, header_value
 from dialer.flow.variables import MAX_FIELD_BYTES
@@ -262,3 +263,15 @@ def test_no_field_or_name_changes_the_variables_or_the_dial_string(
         assert text.startswith(back)
         if len(text.encode("utf-8", "surrogatepass")) <= MAX_FIELD_BYTES:
             assert back == text
+
+
+@settings(max_examples=300, deadline=1000)
+@given(st.one_of(any_text, tricky, st.from_regex(r"[a-z/._:${}%,' -]{1,30}", fullmatch=True)))
+def test_a_sound_path_is_refused_or_carried_as_one_plain_word(path: str) -> None:
+    try:
+        parse_config(minimal(message=path))
+    except ValueError:
+        return
+    assert stored_form(path) == path
+    assert not set(path) & set(" \t\r\n,'\"\\{}$%!;()")
+    assert ".." not in path.split("/")
