@@ -10,6 +10,9 @@ bridge-variable list built by :func:`dialer.flow.variables.bridge_headers` (comm
 
 from __future__ import annotations
 
+#: the originate's application: the shipped flow's extension (the simulator runs its model)
+APPLICATION = "dialer_flow XML default"
+
 ATTEMPT_ID = "dialer_attempt_id"  # set by the originate worker
 CAMPAIGN_ID = "dialer_campaign_id"  # set by the originate worker
 RECIPIENT_ID = "dialer_recipient_id"

@@ -229,7 +229,7 @@ def test_no_field_or_name_changes_the_variables_or_the_dial_string(
         template=DialTemplate("sofia/gateway/{gateway}/{number}", {"gateway": "carrier1"}),
         caller_id_number="15550001",
         caller_id_name=caller_id_name,
-        application="dialer_flow XML default",
+        application=c.APPLICATION,
         variables={c.ATTEMPT_ID: ATTEMPT, c.CAMPAIGN_ID: "7", **got},
     )
     parsed, dial, rest = fsmodel.parse_command(request.command())

@@ -65,7 +65,7 @@ def call(number: str, data: dict[str, Any], **kw: Any) -> list[Step]:
         number=number,
         template=DialTemplate("loopback/{number}/default"),
         caller_id_number="15550001",
-        application="dialer_flow XML default",
+        application=c.APPLICATION,
         variables={c.ATTEMPT_ID: attempt, c.CAMPAIGN_ID: "7", **variables},
     )
     with running(scenario=SCENARIO, time_scale=0.005) as sim:
