@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import threading
 import uuid
@@ -22,6 +23,23 @@ METRICS_PORT_SPAN = 20
 _started: dict[str, int] = {}
 _local_locks: dict[str, threading.Lock] = {}
 _guard = threading.Lock()
+
+
+#: Allocations between two young-generation collections in long-running processes.
+GC_YOUNG_THRESHOLD = 50_000
+
+
+def tune_gc() -> None:
+    """For a long-running process: what was loaded at start-up is frozen out of every
+    collection, and the young generation is collected every 50,000 allocations instead of
+    700. Each event or task allocates thousands of short-lived objects (one parsed event is
+    ~150 headers), so the default collected hundreds of times a second, which showed as a
+    few per cent of the consumer's and the workers' CPU. Nothing here forms cycles per call,
+    so memory stays flat (the stack tests watch the processes for hours of calls)."""
+    gc.collect()
+    gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
 
 
 def start_metrics_server(settings: Settings, role: str, port: int | None = None) -> int | None:

@@ -13,7 +13,7 @@ from celery import signals
 from dialer import metrics
 from dialer.originate.sweeper import sweep as run_sweep
 from dialer.originate.worker import batches
-from dialer.runtime import start_metrics_server, tick_lock
+from dialer.runtime import start_metrics_server, tick_lock, tune_gc
 from dialer.scheduler import tick
 from dialer.services import process_services
 from workers.app import ADMISSION_SECONDS, TICK_SECONDS, app
@@ -95,6 +95,7 @@ def _process_init(**_: Any) -> None:
 
 
 def _worker_up() -> None:
+    tune_gc()
     services = process_services()
     start_metrics_server(services.settings, "worker")
     # connect to the nodes now, not at the first call (which would find none connected and

@@ -55,6 +55,9 @@ def consumer_command(
         except OSError as exc:
             fail(f"--metrics-port {port}: {exc}")
         log.info("consumer metrics node=%s port=%d", node, server.server_port)
+    from dialer.runtime import tune_gc
+
+    tune_gc()
     stop = gevent.event.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         gevent.signal_handler(signum, stop.set)
