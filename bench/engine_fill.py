@@ -23,7 +23,6 @@ from gevent import monkey
 monkey.patch_all()
 
 import argparse  # noqa: E402
-import itertools  # noqa: E402
 import tempfile  # noqa: E402
 from datetime import datetime  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -31,6 +30,7 @@ from typing import Any  # noqa: E402
 
 import yaml  # noqa: E402
 
+from bench.ledger_figures import fill_figures, pacing_figures, quantiles_text, refill_seconds  # noqa: E402
 from dialer.campaigns.model import parse_config  # noqa: E402
 from dialer.campaigns.service import create_campaign  # noqa: E402
 from dialer.clock import FrozenClock  # noqa: E402
@@ -110,46 +110,6 @@ def run_once(
     return facts
 
 
-def live_series(facts: list[dict[str, Any]]) -> list[tuple[float, int]]:
-    """(t, live channels after the fact) in time order."""
-    live = 0
-    out = []
-    for fact in sorted(facts, key=lambda f: f["t"]):
-        if fact["event"] == "originate" and not fact.get("refused"):
-            live += 1
-        elif fact["event"] == "hangup":
-            live -= 1
-        else:
-            continue
-        out.append((fact["t"], live))
-    return out
-
-
-def fill_figures(facts: list[dict[str, Any]], limit: int) -> tuple[float, int]:
-    series = live_series(facts)
-    peak = max(n for _, n in series)
-    starts = [f["t"] for f in facts if f["event"] == "originate"]
-    reached = next((t for t, n in series if n >= limit), None)
-    if reached is None:
-        return 0.0, peak - limit
-    end = max(starts)
-    area = 0.0
-    for (t0, n), (t1, _) in itertools.pairwise(series):
-        lo, hi = max(t0, reached), min(t1, end)
-        if hi > lo:
-            area += n * (hi - lo)
-    return area / (end - reached) / limit, max(0, peak - limit)
-
-
-def pacing_figures(facts: list[dict[str, Any]], rate: float) -> float:
-    starts = sorted(float(f["t"]) for f in facts if f["event"] == "originate")
-    # leave the first and the last 10 % out: the ramp and the drain
-    cut = len(starts) // 10
-    steady = starts[cut : len(starts) - cut]
-    measured = (len(steady) - 1) / (steady[-1] - steady[0])
-    return measured / rate - 1.0
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--channels", type=int, default=200)
@@ -173,6 +133,8 @@ def main() -> None:
             f"mean live / limit at steady state = {utilisation:.3f} (goal >= 0.98), "
             f"overshoot = {overshoot} (goal 0)"
         )
+        gaps = refill_seconds(facts, args.channels)
+        print(f"  a freed channel waited for its next call: {quantiles_text(gaps)}")
         work = Path(tmp) / "pacing"
         work.mkdir()
         facts = run_once(
@@ -181,8 +143,7 @@ def main() -> None:
         )  # fmt: skip
         error = pacing_figures(facts, args.cps)
         print(
-            f"pacing: cps={args.cps:g}: measured / configured - 1 = {error:+.2%} "
-            f"(goal within ±5 %)"
+            f"pacing: cps={args.cps:g}: measured / configured - 1 = {error:+.2%} (goal within ±5 %)"
         )
 
 

@@ -168,7 +168,7 @@ class EmbeddedRun:
                 # a lost message is a wall-time matter
                 redispatch_after=clock_seconds(self.clock, settings.redispatch_seconds),
             ),
-            gevent.spawn(self._sweep_loop, pool),
+            gevent.spawn(self._sweep_loop, pool, settings),
             *(
                 gevent.spawn(
                     run_consumer, node, self.engine, self.leases, clock=self.clock, stop=self.stop
@@ -207,10 +207,10 @@ class EmbeddedRun:
         if status == "draft":
             start_campaign(self.engine, campaign_id, clock=self.clock)
 
-    def _sweep_loop(self, pool: NodePool) -> None:
+    def _sweep_loop(self, pool: NodePool, settings: Settings) -> None:
         while not self.stop.wait(self.clock.real_seconds(SWEEP_SECONDS)):
             try:
-                sweep(self.engine, self.leases, pool, clock=self.clock)
+                sweep(self.engine, self.leases, pool, clock=self.clock, settings=settings)
             except Exception:
                 log.exception("sweep failed")
 

@@ -85,8 +85,18 @@ def sweep() -> dict[str, Any]:
     with tick_lock(services.settings, "sweep", ttl=120) as held:
         if not held:
             return {"skipped": "another sweep is running"}
-        report = run_sweep(services.engine, services.leases, services.pool, clock=services.clock)
-        return {"leases_released": report.leases_released, "finalised": dict(report.finalised)}
+        report = run_sweep(
+            services.engine,
+            services.leases,
+            services.pool,
+            clock=services.clock,
+            settings=services.settings,
+        )
+        return {
+            "leases_released": report.leases_released,
+            "leases_restored": report.leases_restored,
+            "finalised": dict(report.finalised),
+        }
 
 
 @signals.worker_process_init.connect  # type: ignore[untyped-decorator]

@@ -152,6 +152,12 @@ class LeaseBackend(Protocol):
         """Live members of a scope (or scope key)."""
         ...
 
+    def count_many(self, scopes: Sequence[Scope | str], now: float) -> list[int] | None:
+        """:meth:`count` of each scope in one round trip, or None when the state is lost
+        (a Redis restarted empty, until :meth:`restore`): then nothing the backend counts
+        can be trusted, not even a zero."""
+        ...
+
     def holders(self, scope: Scope | str, now: float) -> list[str]:
         """Live lease ids of a scope, earliest expiry first."""
         ...

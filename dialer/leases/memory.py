@@ -126,6 +126,12 @@ class MemoryLeases:
         with self._lock:
             return self._count(scope_key(scope), now)
 
+    def count_many(self, scopes: Sequence[Scope | str], now: float) -> list[int] | None:
+        with self._lock:
+            if not self._ready:
+                return None
+            return [self._count(scope_key(scope), now) for scope in scopes]
+
     def holders(self, scope: Scope | str, now: float) -> list[str]:
         with self._lock:
             members = self._scopes.get(scope_key(scope), {})

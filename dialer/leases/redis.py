@@ -420,6 +420,14 @@ class RedisLeases:
         key = self._scope(scope_key(scope))
         return int(self._client.zcount(key, f"({_float(now)}", "+inf"))
 
+    def count_many(self, scopes: Sequence[Scope | str], now: float) -> list[int] | None:
+        pipe = self._client.pipeline(transaction=True)  # one instant for every answer
+        pipe.exists(self._marker)
+        for scope in scopes:
+            pipe.zcount(self._scope(scope_key(scope)), f"({_float(now)}", "+inf")
+        marker, *counts = pipe.execute()
+        return [int(n) for n in counts] if marker else None
+
     def holders(self, scope: Scope | str, now: float) -> list[str]:
         key = self._scope(scope_key(scope))
         return [_text(m) for m in self._client.zrangebyscore(key, f"({_float(now)}", "+inf")]

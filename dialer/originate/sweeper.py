@@ -2,6 +2,9 @@
 
 - **Leases without a live attempt** (the consumer died between hangup and release, or a
   worker died between lease and claim) are released.
+- **Live attempts without a lease** (a ringing lease that ran out because nobody saw the
+  answer, a lease store that lost some keys) get it back: the scheduler and the workers count
+  calls by their leases, so a live call without one would let a limit be exceeded.
 - **Attempts stuck** past the longest time they could legitimately take — ``originating``
   or ``ringing`` past the ring timeout, ``answered`` past the maximum duration, each plus a
   grace — are checked against their node (``uuid_exists``). A channel that is gone is
@@ -29,10 +32,12 @@ from sqlalchemy.orm import Session
 from dialer import metrics
 from dialer.attempts import AttemptEnd, finalise_attempts
 from dialer.clock import Clock, get_clock
+from dialer.config import Settings, get_settings
 from dialer.db.models import LIVE_ATTEMPT_STATES, CallAttempt
 from dialer.esl.errors import ESLError
 from dialer.leases import LeaseBackend
 from dialer.originate.pool import NodePool
+from dialer.originate.rebuild import live_leases
 from dialer.originate.scopes import answered_ttl
 from dialer.outcomes import outcome_for_answered
 
@@ -51,6 +56,7 @@ LEASE_YOUTH_SECONDS = 30.0
 @dataclass
 class SweepReport:
     leases_released: int = 0
+    leases_restored: int = 0
     finalised: Counter[str] = field(default_factory=Counter)
     still_live: int = 0
     unreachable: int = 0
@@ -64,15 +70,18 @@ def sweep(
     clock: Clock | None = None,
     by: str = "sweeper",
     grace: float = GRACE_SECONDS,
+    settings: Settings | None = None,
 ) -> SweepReport:
     clock = clock or get_clock()
     report = SweepReport()
     _release_orphan_leases(engine, leases, clock, report)
+    _restore_missing_leases(engine, leases, settings or get_settings(), clock, report)
     _finish_stuck_attempts(engine, leases, pool, clock, by, grace, report)
-    if report.leases_released or report.finalised:
+    if report.leases_released or report.leases_restored or report.finalised:
         log.info(
-            "sweep released=%d finalised=%s still_live=%d unreachable=%d",
+            "sweep released=%d restored=%d finalised=%s still_live=%d unreachable=%d",
             report.leases_released,
+            report.leases_restored,
             dict(report.finalised),
             report.still_live,
             report.unreachable,
@@ -114,6 +123,20 @@ def _release_orphan_leases(
         if str(key) not in alive and leases.release(lease_id):
             report.leases_released += 1
             metrics.SWEEPER_REPAIRS.labels(kind="orphan_lease").inc()
+
+
+def _restore_missing_leases(
+    engine: Engine, leases: LeaseBackend, settings: Settings, clock: Clock, report: SweepReport
+) -> None:
+    now = clock.time()
+    held = leases.leases(now)
+    missing = [entry for entry in live_leases(engine, settings, now) if entry[0] not in held]
+    if not missing:
+        return
+    # a lost store has no lease at all: then this is the whole rebuild, as it should be
+    report.leases_restored = leases.restore(missing, now)
+    metrics.SWEEPER_REPAIRS.labels(kind="missing_lease").inc(report.leases_restored)
+    log.warning("sweep: %d live attempts had no lease; restored", report.leases_restored)
 
 
 def _finish_stuck_attempts(

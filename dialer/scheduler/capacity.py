@@ -5,8 +5,10 @@ For one campaign the answer is the smaller of two things:
 * **free channels**: the least, over every scope with a limit (the campaign's
   ``pacing.max_channels``, its trunk's ``max_channels``, the nodes' ``max_channels`` summed), of
   ``limit − calls up in that scope − attempts queued against it``. "Calls up" is the lease
-  backend's count, or the database's live attempts if that is higher (a lease backend that lost
-  its state counts nothing, and the scheduler must not read that as "all free");
+  backend's count, read for every scope at one instant. The consumer frees a lease the moment
+  a hangup arrives, before the attempt's end is stored, so that count is the first to know a
+  channel is free. A lease backend that lost its state counts nothing, and the scheduler must
+  not read that as "all free": then the database's live attempts count instead;
 * **the pacing budget**: ``ceil(cps × tick_seconds) + lookahead`` minus the attempts already
   queued, for the campaign's cps and for its trunk's cps (shared by the trunk's campaigns).
 
@@ -36,7 +38,7 @@ from dialer.campaigns.model import CampaignConfig
 from dialer.config import ConfigError, Settings
 from dialer.db.models import CallAttempt
 from dialer.fs_nodes import NodeConfig
-from dialer.leases.backend import LeaseBackend, Scope
+from dialer.leases.backend import LeaseBackend
 from dialer.trunks import TrunkConfig
 
 #: A shared limit: ("trunk_channels", name), ("trunk_cps", name) or ("nodes", "all").
@@ -170,25 +172,29 @@ def plan_capacity(
     """Each campaign's own limit and the free room in every shared pool, at ``now``."""
     pools: dict[Pool, int] = {}
     trunks = {c.trunk.name: c.trunk for c in campaigns}
+    nodes = settings_nodes(settings)
+    keys = [f"trunk:{name}" for name, t in trunks.items() if t.max_channels is not None]
+    keys += [f"node:{node.name}" for node in nodes]
+    keys += [f"campaign:{c.id}" for c in campaigns]
+    counted = leases.count_many(keys, now)
+    held = dict(zip(keys, counted, strict=True)) if counted is not None else None
+
+    def calls_up(key: str, live: int) -> int:
+        # the database only when the lease backend lost its state (it counts nothing then)
+        return held[key] if held is not None else live
+
     for name, trunk in trunks.items():
         queued = found.queued_by_trunk.get(name, 0)
         if trunk.max_channels is not None:
-            up = max(
-                leases.count(Scope("trunk", name, trunk.max_channels), now),
-                found.live_by_trunk.get(name, 0),
-            )
+            up = calls_up(f"trunk:{name}", found.live_by_trunk.get(name, 0))
             pools[("trunk_channels", name)] = max(0, trunk.max_channels - up - queued)
             _observe("trunk", name, up, trunk.max_channels)
         if trunk.cps is not None:
             pools[("trunk_cps", name)] = pacing_budget(trunk.cps, tick_seconds, lookahead, queued)
-    nodes = settings_nodes(settings)
     if nodes:
         room = 0
         for node in nodes:
-            up = max(
-                leases.count(Scope("node", node.name, node.max_channels), now),
-                found.live_by_node.get(node.name, 0),
-            )
+            up = calls_up(f"node:{node.name}", found.live_by_node.get(node.name, 0))
             room += max(0, node.max_channels - up)
             _observe("node", node.name, up, node.max_channels)
         pools[("nodes", "all")] = max(0, room - found.queued_total)
@@ -197,10 +203,7 @@ def plan_capacity(
     for campaign in campaigns:
         pacing = campaign.config.pacing
         queued = found.queued_by_campaign.get(campaign.id, 0)
-        up = max(
-            leases.count(Scope("campaign", str(campaign.id), pacing.max_channels), now),
-            found.live_by_campaign.get(campaign.id, 0),
-        )
+        up = calls_up(f"campaign:{campaign.id}", found.live_by_campaign.get(campaign.id, 0))
         own_free = max(0, pacing.max_channels - up - queued)
         _observe("campaign", str(campaign.id), up, pacing.max_channels)
         mine: tuple[Pool, ...] = tuple(

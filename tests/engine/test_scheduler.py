@@ -363,7 +363,21 @@ def test_attempt_no_follows_previous_attempts(engine: Engine, run: Ticker) -> No
     assert recipient(engine, cr_id).attempts == 3
 
 
-def test_cps_budget_per_tick(engine: Engine, run: Ticker, clock: FrozenClock) -> None:
+def claim_like_a_worker(
+    engine: Engine, leases: MemoryLeases, clock: FrozenClock, campaign_id: int
+) -> None:
+    """What an originate worker does to the queued attempts: a lease in the campaign's
+    scope first, then the claim (queued → originating)."""
+    for attempt in attempts_of(engine, campaign_id):
+        if attempt.state == "queued":
+            scope = Scope("campaign", str(campaign_id), None)
+            leases.acquire(str(attempt.id), [scope], 90, clock.time())
+    set_attempts(engine, campaign_id, state="originating")
+
+
+def test_cps_budget_per_tick(
+    engine: Engine, run: Ticker, clock: FrozenClock, leases: MemoryLeases
+) -> None:
     campaign = make_campaign(engine, pacing={"max_channels": 10, "cps": 5})
     add_recipients(engine, campaign, 40)
     assert run().campaigns[campaign].admitted == 7
@@ -371,7 +385,7 @@ def test_cps_budget_per_tick(engine: Engine, run: Ticker, clock: FrozenClock) ->
     # still queued: they use up the budget (and the channels)
     assert run().campaigns[campaign].admitted == 0
     # a worker claimed them: the budget is back, the channels are 10 − 7 live
-    set_attempts(engine, campaign, state="originating")
+    claim_like_a_worker(engine, leases, clock, campaign)
     clock.advance(1)
     report = run()
     assert report.campaigns[campaign].admitted == 3
@@ -380,6 +394,7 @@ def test_cps_budget_per_tick(engine: Engine, run: Ticker, clock: FrozenClock) ->
     # a longer tick has a larger budget
     finish_queued(engine)
     set_attempts(engine, campaign, state="ended", outcome="completed")
+    leases.release_many([str(a.id) for a in attempts_of(engine, campaign)])  # the hangups
     clock.advance(1)
     assert run(tick_seconds=2.0, lookahead=0).campaigns[campaign].admitted == 10
 
@@ -442,14 +457,32 @@ def test_trunk_and_node_limits_with_leases_held(
     assert report.campaigns[campaign].admitted == 1
 
 
-def test_live_attempts_count_when_the_lease_backend_forgot_them(
-    engine: Engine, run: Ticker
+def test_live_attempts_count_when_the_lease_backend_lost_its_state(
+    engine: Engine, run: Ticker, leases: MemoryLeases
 ) -> None:
+    """A lease store that lost its state counts nothing; the database's live calls count."""
     campaign = make_campaign(engine, pacing={"max_channels": 5, "cps": 100})
     add_recipients(engine, campaign, 20)
     for _ in range(4):
         add_attempt(engine, campaign, state="answered", fs_node="fs1")
+    leases.reset()
     assert run().campaigns[campaign].admitted == 1
+
+
+def test_calls_up_are_the_leases_while_the_store_is_whole(
+    engine: Engine, run: Ticker, leases: MemoryLeases, clock: FrozenClock
+) -> None:
+    """The consumer frees a lease as the hangup arrives, before the attempt's end is stored:
+    the channel is offered again at once, though the database still says answered."""
+    campaign = make_campaign(engine, pacing={"max_channels": 5, "cps": 100})
+    add_recipients(engine, campaign, 20)
+    ids = [add_attempt(engine, campaign, state="answered", fs_node="fs1") for _ in range(4)]
+    for attempt_id in ids:
+        leases.acquire(attempt_id, [Scope("campaign", str(campaign), 5)], 90, clock.time())
+    assert run().campaigns[campaign].admitted == 1
+    leases.release_many(ids[:3])  # three hangups arrived; their batch is not stored yet
+    clock.advance(1)
+    assert run().campaigns[campaign].admitted == 3
 
 
 def test_dnc_at_admission(engine: Engine, run: Ticker) -> None:

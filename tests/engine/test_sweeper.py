@@ -47,8 +47,9 @@ def _stuck(engine: Engine, state: str, since: datetime) -> tuple[uuid.UUID, int]
     with Session(engine, expire_on_commit=False) as s:
         campaign = make_campaign(s)
         progress = make_recipient(s, campaign)
-        attempt = make_attempt(s, campaign=campaign, progress=progress, state=state,
-                               sent_at=since, ring_timeout=20)
+        attempt = make_attempt(
+            s, campaign=campaign, progress=progress, state=state, sent_at=since, ring_timeout=20
+        )
         if state == "answered":
             attempt.answered_at = since
         s.commit()
@@ -59,9 +60,14 @@ def _lease(leases: MemoryLeases, attempt_id: uuid.UUID, now: datetime) -> None:
     leases.acquire(str(attempt_id), [Scope("campaign", "1", 10)], 3600, now.timestamp())
 
 
-@pytest.mark.parametrize(("state", "outcome"), [
-    ("originating", "failed"), ("ringing", "failed"), ("answered", "completed"),
-])
+@pytest.mark.parametrize(
+    ("state", "outcome"),
+    [
+        ("originating", "failed"),
+        ("ringing", "failed"),
+        ("answered", "completed"),
+    ],
+)
 def test_an_attempt_whose_channel_is_gone_is_finalised(
     pg_engine: Engine, pool: NodePool, state: str, outcome: str
 ) -> None:
@@ -94,16 +100,16 @@ def test_a_recent_attempt_is_not_touched(pg_engine: Engine, pool: NodePool) -> N
     assert str(attempt_id) in leases.leases(T0.timestamp())
 
 
-def test_a_live_channel_is_left_alone(
-    pg_engine: Engine, pool: NodePool, sim: Simulator
-) -> None:
+def test_a_live_channel_is_left_alone(pg_engine: Engine, pool: NodePool, sim: Simulator) -> None:
     leases = MemoryLeases()
     leases.restore([], T0.timestamp())
     attempt_id, _ = _stuck(pg_engine, "originating", T0 - timedelta(hours=2))
     request = build_originate(
-        attempt_id=str(attempt_id), number="+12125550111",
+        attempt_id=str(attempt_id),
+        number="+12125550111",
         template=DialTemplate("sofia/gateway/default/{number}"),
-        caller_id_number="+12125550100", timeout_seconds=60,
+        caller_id_number="+12125550100",
+        timeout_seconds=60,
     )
     pool.client("fs1").originate(request)
     wait_until(lambda: len(sim.facts.of("originate")) == 1)
@@ -143,3 +149,24 @@ def test_orphan_leases_are_released_and_live_ones_kept(pg_engine: Engine) -> Non
     report = sweep(pg_engine, leases, None, clock=FrozenClock(T0))
     assert report.leases_released == 2  # the ended attempt's and the unknown one
     assert sorted(leases.leases(T0.timestamp())) == sorted([str(live.id), str(fresh.id)])
+
+
+def test_a_live_call_without_a_lease_gets_it_back(pg_engine: Engine) -> None:
+    """Nobody saw the answer and the ringing lease ran out while the call talks on: the
+    scheduler and the workers count calls by their leases, so the sweeper puts it back."""
+    leases = MemoryLeases()
+    leases.restore([], T0.timestamp())
+    settings = Settings(fs_nodes=json.dumps([{"name": "fs1", "host": "127.0.0.1", "port": 1}]))
+    talking, _ = _stuck(pg_engine, "answered", T0 - timedelta(seconds=30))
+    leased, _ = _stuck(pg_engine, "ringing", T0)
+    _lease(leases, leased, T0)
+    report = sweep(pg_engine, leases, None, clock=FrozenClock(T0), settings=settings)
+    assert report.leases_restored == 1
+    held = leases.leases(T0.timestamp())
+    assert set(held) == {str(talking), str(leased)}
+    assert any(key.startswith("campaign:") for key in held[str(talking)])
+    # again: nothing is missing any more
+    assert (
+        sweep(pg_engine, leases, None, clock=FrozenClock(T0), settings=settings).leases_restored
+        == 0
+    )

@@ -565,3 +565,21 @@ def test_the_slowest_bucket_sets_the_delay_and_a_refusal_reserves_nothing(
     refused = rejected(leases.acquire("p2", [], 30, NOW, [fast, slow], wait=0.9))
     assert refused.scope == "campaign"
     assert leases.tokens(fast, NOW) == pytest.approx(-1.0)  # p2 took nothing from it
+
+
+def test_count_many_counts_every_scope_at_one_instant(leases: LeaseBackend) -> None:
+    leases.acquire_many([LeaseRequest(f"c{i}", [CAMPAIGN, NODE], 30.0) for i in range(2)], NOW)
+    leases.acquire("short", [NODE], 5.0, NOW)
+    assert leases.count_many([CAMPAIGN, NODE, "trunk:none"], NOW) == [2, 3, 0]
+    assert leases.count_many([NODE], NOW + 10) == [2]  # "short" expired
+    assert leases.count_many([], NOW) == []
+
+
+def test_count_many_on_a_lost_store_is_none_not_zero(
+    fresh_leases: LeaseBackend, harness: Harness
+) -> None:
+    assert fresh_leases.count_many([NODE], NOW) is None  # never started
+    fresh_leases.restore([("x", [NODE], NOW + 60)], NOW)
+    assert fresh_leases.count_many([NODE], NOW) == [1]
+    harness.lose_state()
+    assert fresh_leases.count_many([NODE], NOW) is None

@@ -1,0 +1,116 @@
+"""Channel fill and pacing through the whole distributed stack, judged by the switch's ledger.
+
+    .venv/bin/python -m bench.stack_fill [--channels 200] [--talk 10] [--cps 20]
+
+The same two runs as ``bench/engine_fill.py`` (which runs the embedded mode), on the real
+processes of ``tests/stack/harness.py``: the simulator, two gevent originate workers, the
+scheduler worker, redbeat beat and the consumer, on PostgreSQL and Redis; every call answered
+after ``--ring`` seconds and hung up ``--talk`` seconds later.
+
+1. **fill**: ``max_channels`` = ``--channels``, cps high enough never to bind; mean live
+   channels / limit over the steady state (goal >= 0.98) and the peak above the limit
+   (overshoot, goal 0).
+2. **pacing**: channels never binding, cps = ``--cps``; originates per second over the
+   steady state against the configured rate (goal within ±5 %).
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from bench.ledger_figures import fill_figures, pacing_figures, quantiles_text, refill_seconds
+from bench.stack_rate import ADMIN_URL, open_numbers
+from dialer.db.engine import make_engine
+from dialer.db.migrate import upgrade
+from dialer.lists import ImportOptions, import_list
+from tests.stack.harness import Stack, make_campaign, read_ledger, wait_campaign
+
+
+def run_once(
+    *, calls: int, channels: int, cps: float, ring: float, talk: float
+) -> list[dict[str, Any]]:
+    name = f"dialer_bench_{uuid.uuid4().hex[:8]}"
+    admin = make_engine(ADMIN_URL).execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.engine.make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        engine = make_engine(url)
+        upgrade(engine)
+        with tempfile.TemporaryDirectory() as tmp:
+            scenario = {
+                "name": "fixed",
+                "ring": [ring, ring],
+                "outcomes": {"answer": 1.0},
+                "talk": [talk, talk],
+                "patience": [talk, talk],
+            }
+            with Stack(
+                Path(tmp),
+                url,
+                scenario=scenario,
+                time_scale=1.0,
+                originate_workers=2,
+                concurrency=100,
+                node_max_channels=100_000,
+                node_sps=100_000,
+                sim_sps=100_000,
+                sim_max_sessions=100_000,
+            ) as stack:
+                csv = Path(tmp) / "bench.csv"
+                csv.write_text("phone\n" + "\n".join(open_numbers(calls)) + "\n", "utf-8")
+                import_list(engine, csv, ImportOptions(name="bench"))
+                campaign = make_campaign(
+                    engine, stack.settings, name="bench", lists=["bench"],
+                    max_channels=channels, cps=cps, ring_timeout=30, max_duration=300,
+                )  # fmt: skip
+                rate = min(cps, channels / (ring + talk))
+                wait_campaign(engine, campaign, timeout=calls / rate * 2 + 120)
+                facts = read_ledger(stack.ledger_path)
+        engine.dispose()
+        return [f for f in facts if f.get("event") in ("originate", "hangup", "answer")]
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--channels", type=int, default=200)
+    parser.add_argument("--cps", type=float, default=20.0)
+    parser.add_argument("--ring", type=float, default=1.0)
+    parser.add_argument("--talk", type=float, default=10.0)
+    parser.add_argument("--fill-calls", type=int, default=2000)
+    parser.add_argument("--pacing-calls", type=int, default=1200)
+    args = parser.parse_args()
+
+    facts = run_once(
+        calls=args.fill_calls, channels=args.channels, cps=1000.0, ring=args.ring, talk=args.talk
+    )
+    utilisation, overshoot = fill_figures(facts, args.channels)
+    print(
+        f"fill (distributed): max_channels={args.channels}, calls of {args.ring + args.talk:g} s: "
+        f"mean live / limit at steady state = {utilisation:.3f} (goal >= 0.98), "
+        f"overshoot = {overshoot} (goal 0)"
+    )
+    gaps = refill_seconds(facts, args.channels)
+    print(f"  a freed channel waited for its next call: {quantiles_text(gaps)}")
+    facts = run_once(
+        calls=args.pacing_calls, channels=100_000, cps=args.cps, ring=args.ring, talk=args.talk
+    )
+    error = pacing_figures(facts, args.cps)
+    print(
+        f"pacing (distributed): cps={args.cps:g}: measured / configured - 1 = {error:+.2%} "
+        f"(goal within ±5 %)"
+    )
+
+
+if __name__ == "__main__":
+    main()
