@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -35,7 +36,7 @@ from dialer.clock import Clock, get_clock
 from dialer.config import Settings, get_settings
 from dialer.db.models import LIVE_ATTEMPT_STATES, CallAttempt
 from dialer.esl.errors import ESLError
-from dialer.leases import LeaseBackend
+from dialer.leases import LeaseBackend, Scope
 from dialer.originate.pool import NodePool
 from dialer.originate.rebuild import live_leases
 from dialer.originate.scopes import answered_ttl
@@ -75,7 +76,7 @@ def sweep(
     clock = clock or get_clock()
     report = SweepReport()
     _release_orphan_leases(engine, leases, clock, report)
-    _restore_missing_leases(engine, leases, settings or get_settings(), clock, report)
+    _restore_missing_leases(engine, leases, pool, settings or get_settings(), clock, report)
     _finish_stuck_attempts(engine, leases, pool, clock, by, grace, report)
     if report.leases_released or report.leases_restored or report.finalised:
         log.info(
@@ -126,11 +127,23 @@ def _release_orphan_leases(
 
 
 def _restore_missing_leases(
-    engine: Engine, leases: LeaseBackend, settings: Settings, clock: Clock, report: SweepReport
+    engine: Engine,
+    leases: LeaseBackend,
+    pool: NodePool | None,
+    settings: Settings,
+    clock: Clock,
+    report: SweepReport,
 ) -> None:
     now = clock.time()
     held = leases.leases(now)
-    missing = [entry for entry in live_leases(engine, settings, now) if entry[0] not in held]
+    missing = [
+        (lease_id, scopes, expires)
+        for lease_id, scopes, expires in live_leases(engine, settings, now)
+        if lease_id not in held
+        # a call whose hangup just freed its lease is still live in the database until its
+        # batch is stored: its channel is gone, and it must stay free (unknown: restore)
+        and _channel_exists(pool, _node_of(scopes), lease_id) is not False
+    ]
     if not missing:
         return
     # a lost store has no lease at all: then this is the whole rebuild, as it should be
@@ -206,6 +219,10 @@ def _finish_stuck_attempts(
     for attempt_id in won:
         report.finalised[states[attempt_id]] += 1
         metrics.SWEEPER_REPAIRS.labels(kind=f"stuck_{states[attempt_id]}").inc()
+
+
+def _node_of(scopes: Sequence[Scope]) -> str | None:
+    return next((scope.name for scope in scopes if scope.kind == "node"), None)
 
 
 def _channel_exists(pool: NodePool | None, node: str | None, attempt_id: str) -> bool | None:

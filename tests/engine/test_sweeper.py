@@ -170,3 +170,31 @@ def test_a_live_call_without_a_lease_gets_it_back(pg_engine: Engine) -> None:
         sweep(pg_engine, leases, None, clock=FrozenClock(T0), settings=settings).leases_restored
         == 0
     )
+
+
+def test_a_lease_is_given_back_only_to_a_channel_the_node_still_has(
+    pg_engine: Engine, pool: NodePool, sim: Simulator
+) -> None:
+    """A call whose hangup freed its lease is live in the database until its batch is stored:
+    the node says its channel is gone, so it stays free. One the node has gets its lease."""
+    leases = MemoryLeases()
+    leases.restore([], T0.timestamp())
+    host, port = sim.address
+    settings = Settings(fs_nodes=json.dumps([{"name": "fs1", "host": host, "port": port}]))
+    gone, _ = _stuck(pg_engine, "answered", T0 - timedelta(seconds=5))
+    up, _ = _stuck(pg_engine, "ringing", T0 - timedelta(seconds=5))
+    pool.client("fs1").originate(
+        build_originate(
+            attempt_id=str(up),
+            number="+12125550111",
+            template=DialTemplate("sofia/gateway/default/{number}"),
+            caller_id_number="+12125550100",
+            timeout_seconds=60,
+        )
+    )
+    wait_until(lambda: len(sim.facts.of("originate")) == 1)
+    report = sweep(pg_engine, leases, pool, clock=FrozenClock(T0), settings=settings)
+    assert report.leases_restored == 1
+    held = leases.leases(T0.timestamp())
+    assert str(gone) not in held
+    assert set(held) == {str(up)}
