@@ -201,6 +201,12 @@ class Originator:
                     )
             else:
                 outcomes.update(self._lease_claim_send(ready, node))
+        sent = [o for o in outcomes.values() if o.result == "sent"]
+        if sent:
+            log.info(
+                "originate sent=%d of=%d node=%s attempts=%s",
+                len(sent), len(ids), sent[0].node, ",".join(o.attempt_id for o in sent),
+            )  # fmt: skip
         return [outcomes[attempt_id] for attempt_id in attempt_ids]
 
     def _not_running(self, attempt: _Attempt) -> OriginateOutcome:
@@ -571,7 +577,9 @@ class Originator:
             )
 
     def _done(self, outcome: OriginateOutcome) -> OriginateOutcome:
-        log.info(
+        # the calls sent are logged together, one line per batch (originate_many)
+        log.log(
+            logging.DEBUG if outcome.result == "sent" else logging.INFO,
             "originate attempt=%s result=%s node=%s %s",
             outcome.attempt_id,
             outcome.result,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -447,3 +448,18 @@ def test_a_changed_campaign_config_is_read_again(
     # the first call holds the only channel the edited campaign has
     outcome = originator.originate(second)
     assert (outcome.result, outcome.detail) == ("deferred", "limit:campaign")
+
+
+def test_a_batch_logs_its_calls_sent_in_one_line_and_each_refusal_in_its_own(
+    originator: Originator, pg_engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    sent = _queued(pg_engine)[0]
+    paused = _queued(pg_engine, status="paused")[0]
+    with caplog.at_level(logging.INFO, logger="dialer.originate"):
+        originator.originate_many([sent, paused])
+    lines = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    assert [line for line in lines if "sent=" in line] == [
+        f"originate sent=1 of=2 node=fs1 attempts={sent}"
+    ]
+    assert any(f"attempt={paused} result=deferred" in line for line in lines)
+    assert not any(f"attempt={sent}" in line for line in lines)
