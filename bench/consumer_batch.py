@@ -24,11 +24,9 @@ Statements are ``before_cursor_execute`` events (an executemany counts once).
 from __future__ import annotations
 
 import argparse
-import os
 import time
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -37,6 +35,7 @@ import sqlalchemy as sa
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
+from bench.scratch_db import scratch_database
 from dialer.attempts import finalise_attempt
 from dialer.clock import RealClock
 from dialer.consumer.store import Incoming, persist_batch
@@ -46,27 +45,11 @@ from dialer.db.models import CallAttempt, Campaign, CampaignRecipient, ContactLi
 from dialer.esl.events import Event, event_from_mapping
 from dialer.leases import Granted, MemoryLeases, Scope
 
-ADMIN_URL = os.environ.get("DIALER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 SCOPE = Scope("node", "fs1", None)
 RETRIES = {
     "no_answer": {"delay": 600, "max_attempts": 3, "backoff": 2.0},
     "busy": {"delay": 300, "max_attempts": 2},
 }
-
-
-@contextmanager
-def fresh_database() -> Iterator[str]:
-    name = f"dialer_bench_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(ADMIN_URL).execution_options(isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = sa.engine.make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    try:
-        yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def make_attempts(engine: Engine, calls: int, campaigns: int, tag: str) -> list[uuid.UUID]:
@@ -359,7 +342,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     per_tx = max(1, args.batch // 3)  # as many attempts as a batch of events ends
-    with fresh_database() as url:
+    with scratch_database() as url:
         engine = make_engine(url)
         upgrade(engine)
         warm = make_attempts(engine, 300, args.campaigns, "warm")

@@ -18,14 +18,12 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import uuid
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
-
 from bench.ledger_figures import fill_figures, pacing_figures, quantiles_text, refill_seconds
-from bench.stack_rate import ADMIN_URL, open_numbers
+from bench.scratch_db import scratch_database
+from bench.stack_rate import open_numbers
 from dialer.db.engine import make_engine
 from dialer.db.migrate import upgrade
 from dialer.lists import ImportOptions, import_list
@@ -35,12 +33,7 @@ from tests.stack.harness import Stack, make_campaign, read_ledger, wait_campaign
 def run_once(
     *, calls: int, channels: int, cps: float, ring: float, talk: float
 ) -> list[dict[str, Any]]:
-    name = f"dialer_bench_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(ADMIN_URL).execution_options(isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = sa.engine.make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    try:
+    with scratch_database() as url:
         engine = make_engine(url)
         upgrade(engine)
         with tempfile.TemporaryDirectory() as tmp:
@@ -75,10 +68,6 @@ def run_once(
                 facts = read_ledger(stack.ledger_path)
         engine.dispose()
         return [f for f in facts if f.get("event") in ("originate", "hangup", "answer")]
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def main() -> None:

@@ -26,15 +26,14 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import phonenumbers
-import sqlalchemy as sa
 
 from bench.esl_originate_rate import adapter_rate
+from bench.scratch_db import scratch_database
 from dialer.db.engine import make_engine
 from dialer.db.migrate import upgrade
 from dialer.esl import DialTemplate
@@ -42,7 +41,6 @@ from dialer.lists import ImportOptions, import_list
 from dialer.trunks import DEFAULT_DIAL
 from tests.stack.harness import Stack, make_campaign, read_ledger, wait_campaign
 
-ADMIN_URL = os.environ.get("DIALER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 # (zone, number pattern): numbers of a zone whose 08:00-21:00 window is open now
 REGIONS = (
     ("America/New_York", "+1212{:07d}", 2_000_000),
@@ -83,9 +81,7 @@ def start_profilers(pids: dict[str, int], folder: Path) -> list[subprocess.Popen
     for key, pid in pids.items():
         argv = [spy, "record", "--pid", str(pid), "--rate", "250", "--format", "raw"]
         argv += ["--nonblocking", "--output", str(folder / f"{key}.txt")]
-        spies.append(
-            subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        )
+        spies.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     return spies
 
 
@@ -102,12 +98,7 @@ def main() -> None:
     )  # fmt: skip
     args = parser.parse_args()
 
-    name = f"dialer_bench_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(ADMIN_URL).execution_options(isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = sa.engine.make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    try:
+    with scratch_database() as url:
         engine = make_engine(url)
         upgrade(engine)
         with tempfile.TemporaryDirectory() as tmp:
@@ -181,10 +172,6 @@ def main() -> None:
             + ", ".join(f"{key} {spent / len(starts) * 1000:.2f}" for key, spent in used.items())
         )
         engine.dispose()
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 if __name__ == "__main__":
