@@ -49,7 +49,7 @@ def to_e164(numbers: Iterable[str], region: str) -> list[str]:
     return result
 
 
-def _insert_ignoring_existing(conn: Connection, rows: list[dict[str, str | None]]) -> int:
+def insert_dnc_rows(conn: Connection, rows: list[dict[str, str | None]]) -> int:
     """Insert the numbers not listed yet; returns how many were new."""
     if not rows:
         return 0
@@ -74,7 +74,7 @@ def add(
     """Add numbers; returns how many were new."""
     e164 = sorted(set(to_e164(numbers, region)))
     with engine.begin() as conn:
-        return _insert_ignoring_existing(
+        return insert_dnc_rows(
             conn, [{"phone_e164": n, "source": source, "reason": reason} for n in e164]
         )
 
@@ -119,7 +119,7 @@ def import_file(
             valid = phones.reasons == None  # noqa: E711 - element-wise
             invalid += int((~valid).sum())
             numbers = sorted(set(phones.e164.filter(pa.array(np.asarray(valid))).to_pylist()))
-            added += _insert_ignoring_existing(
+            added += insert_dnc_rows(
                 conn, [{"phone_e164": n, "source": source, "reason": reason} for n in numbers]
             )
     return DncImportResult(

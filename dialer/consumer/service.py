@@ -66,7 +66,13 @@ CHANNEL_EVENTS = (
 )
 JOB_EVENT = "BACKGROUND_JOB"
 #: The call flow's stage events (stored now; the next stage of the lifecycle reads them).
-CUSTOM_SUBCLASSES = ("dialer::amd", "dialer::ivr", "dialer::handoff")
+CUSTOM_SUBCLASSES = (
+    "dialer::amd",
+    "dialer::ivr",
+    "dialer::handoff",
+    "dialer::voicemail",
+    "dialer::opt_out",
+)
 
 BATCH_SIZE = 500
 #: A batch waits this long for more events: channels are freed at once (_release_soon), so

@@ -32,6 +32,7 @@ from dialer.attempts import (
 )
 from dialer.clock import Clock
 from dialer.db.models import LIVE_ATTEMPT_STATES, CallAttempt, CallEvent
+from dialer.dnc import insert_dnc_rows
 from dialer.esl.events import Event
 from dialer.leases.backend import LeaseBackend
 from dialer.lifecycle import CallRecord, apply_all
@@ -46,6 +47,8 @@ ANSWERED_LEASE_SLACK = 60.0
 RECONCILE_ERROR = "ended while the consumer was away"
 _RANK = {"queued": 0, "originating": 1, "ringing": 2, "answered": 3, "ended": 4, "cancelled": 4}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: The flow's event for a callee who chose opt-out in the IVR.
+OPT_OUT_EVENT = "dialer::opt_out"
 #: What the consumer reads of an attempt: its record, campaign and options.
 _RECORD_COLUMNS = (
     CallAttempt.id,
@@ -60,6 +63,7 @@ _RECORD_COLUMNS = (
     CallAttempt.outcome,
     CallAttempt.campaign_id,
     CallAttempt.campaign_recipient_id,
+    CallAttempt.to_number,
     # the one option the consumer needs: not the whole document decoded for every event
     CallAttempt.options["max_duration"].label("max_duration"),
 )
@@ -127,6 +131,8 @@ class BatchResult:
     emitted: list[tuple[uuid.UUID, list[str]]] = field(default_factory=list)
     #: Event-Date-Timestamps of the stored events (for the lag histogram)
     timestamps: list[datetime] = field(default_factory=list)
+    #: Numbers put on the DNC list because their callee opted out in the IVR
+    opted_out: list[str] = field(default_factory=list)
 
 
 def campaign_label(campaign_id: int | None) -> str:
@@ -185,6 +191,7 @@ def persist_batch(
     result.unmatched = [item for item in items if item.attempt_id not in rows]
 
     new_events = _store_events(session, node, matched, clock, result)
+    _opt_out(session, new_events, rows, result)
     by_attempt: dict[uuid.UUID, list[Event]] = {}
     for item in new_events:
         by_attempt.setdefault(item.attempt_id, []).append(item.event)
@@ -215,6 +222,31 @@ def persist_batch(
         if emitted:
             result.emitted.append((attempt_id, emitted))
     return result
+
+
+def _opt_out(
+    session: Session, fresh: Sequence[Incoming], rows: dict[uuid.UUID, Any], result: BatchResult
+) -> None:
+    """A callee who chose opt-out in the IVR (CUSTOM ``dialer::opt_out``) is on the DNC list
+    at once, in the batch's transaction: no later attempt of any campaign dials the number."""
+    entries: dict[str, dict[str, str | None]] = {}
+    for item in fresh:
+        if item.event.key != OPT_OUT_EVENT:
+            continue
+        row = rows[item.attempt_id]
+        digit = item.event.get("ivr_digit") or "?"
+        where = f"campaign {row.campaign_id}" if row.campaign_id is not None else "a single call"
+        entries.setdefault(
+            row.to_number,
+            {
+                "phone_e164": row.to_number,
+                "source": "opt_out",
+                "reason": f"pressed {digit} in {where} (call {item.attempt_id})",
+            },
+        )
+    if entries:
+        insert_dnc_rows(session.connection(), list(entries.values()))
+        result.opted_out.extend(entries)
 
 
 @dataclass

@@ -27,7 +27,7 @@ from dialer.attempts import (
 )
 from dialer.clock import FrozenClock
 from dialer.consumer.store import Incoming, event_payload, persist_batch
-from dialer.db.models import CallAttempt, CallEvent, CampaignRecipient
+from dialer.db.models import CallAttempt, CallEvent, CampaignRecipient, DncNumber
 from dialer.esl.events import Event, event_from_mapping, parse_json
 from dialer.leases import Granted, LeaseBackend, MemoryLeases, Scope
 from tests.engine.factories import make_attempt, make_campaign, make_recipient
@@ -540,3 +540,36 @@ def test_stored_payloads_are_the_events_whether_or_not_their_json_text_is_kept(
             ).all()
         )
     assert stored == {9001: event_payload(events[0]), 9002: event_payload(events[1])}
+
+
+def test_an_opt_out_in_the_ivr_puts_the_number_on_the_dnc_list_at_once(
+    engine: Engine, clock: FrozenClock
+) -> None:
+    ids, _ = _build(engine, [Spec("run", "completed"), Spec(None, "completed")])
+    opted, other = ids
+    with Session(engine) as s:
+        number = s.get_one(CallAttempt, opted).to_number
+
+    def opt_out() -> Event:
+        return _event("CUSTOM", opted, T0, **{"Event-Subclass": "dialer::opt_out",
+                                              "ivr_digit": "9"})  # fmt: skip
+
+    with Session(engine) as s, s.begin():
+        result = persist_batch(s, "fs1", [Incoming(opted, opt_out(), 0.0),
+                                          *(Incoming(other, e, 0.0)
+                                            for e in _call_events(other, 1))],
+                               leases=None, clock=clock)  # fmt: skip
+    assert result.opted_out == [number]
+    with Session(engine) as s:
+        rows = s.execute(sa.select(DncNumber.phone_e164, DncNumber.source, DncNumber.reason)).all()
+    assert len(rows) == 1
+    assert rows[0].phone_e164 == number
+    assert rows[0].source == "opt_out"
+    assert "pressed 9 in campaign" in (rows[0].reason or "")
+    # the same callee again (another event, a later batch): still one entry, no error
+    with Session(engine) as s, s.begin():
+        again = persist_batch(s, "fs1", [Incoming(opted, opt_out(), 0.0)], leases=None,
+                              clock=clock)  # fmt: skip
+    assert again.opted_out == [number]
+    with Session(engine) as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(DncNumber)) == 1
