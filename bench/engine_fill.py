@@ -22,7 +22,6 @@ from gevent import monkey
 
 monkey.patch_all()
 
-import argparse  # noqa: E402
 import tempfile  # noqa: E402
 from datetime import datetime  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -30,7 +29,7 @@ from typing import Any  # noqa: E402
 
 import yaml  # noqa: E402
 
-from bench.ledger_figures import fill_figures, pacing_figures, quantiles_text, refill_seconds  # noqa: E402
+from bench.ledger_figures import fill_arguments, print_fill, print_pacing  # noqa: E402
 from dialer.campaigns.model import parse_config  # noqa: E402
 from dialer.campaigns.service import create_campaign  # noqa: E402
 from dialer.clock import FrozenClock  # noqa: E402
@@ -111,15 +110,7 @@ def run_once(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--channels", type=int, default=200)
-    parser.add_argument("--cps", type=float, default=20.0)
-    parser.add_argument("--ring", type=float, default=1.0)
-    parser.add_argument("--talk", type=float, default=10.0)
-    parser.add_argument("--fill-calls", type=int, default=2000)
-    parser.add_argument("--pacing-calls", type=int, default=1200)
-    args = parser.parse_args()
-
+    args = fill_arguments(__doc__.splitlines()[0])
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp) / "fill"
         work.mkdir()
@@ -127,25 +118,14 @@ def main() -> None:
             work, calls=args.fill_calls, channels=args.channels, cps=1000.0,
             ring=args.ring, talk=args.talk,
         )  # fmt: skip
-        utilisation, overshoot = fill_figures(facts, args.channels)
-        print(
-            f"fill: max_channels={args.channels}, calls of {args.ring + args.talk:g} s: "
-            f"mean live / limit at steady state = {utilisation:.3f} (goal >= 0.98), "
-            f"overshoot = {overshoot} (goal 0)"
-        )
-        gaps = refill_seconds(facts, args.channels)
-        print(f"  a freed channel waited for its next call: {quantiles_text(gaps)}")
+        print_fill(facts, args, "embedded")
         work = Path(tmp) / "pacing"
         work.mkdir()
         facts = run_once(
             work, calls=args.pacing_calls, channels=100_000, cps=args.cps,
             ring=args.ring, talk=args.talk,
         )  # fmt: skip
-        error = pacing_figures(facts, args.cps)
-        print(
-            f"pacing: cps={args.cps:g}: measured / configured - 1 = {error:+.2%} (goal within ±5 %)"
-        )
-
+        print_pacing(facts, args, "embedded")
 
 if __name__ == "__main__":
     main()

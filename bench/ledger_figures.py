@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import itertools
 from typing import Any
 
@@ -64,3 +65,34 @@ def quantiles_text(values: list[float]) -> str:
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
     return f"p50 {at(0.5):.3f} s, p90 {at(0.9):.3f} s, max {ordered[-1]:.3f} s"
+
+
+def fill_arguments(description: str) -> argparse.Namespace:
+    """The options both fill benches take."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--channels", type=int, default=200)
+    parser.add_argument("--cps", type=float, default=20.0)
+    parser.add_argument("--ring", type=float, default=1.0)
+    parser.add_argument("--talk", type=float, default=10.0)
+    parser.add_argument("--fill-calls", type=int, default=2000)
+    parser.add_argument("--pacing-calls", type=int, default=1200)
+    return parser.parse_args()
+
+
+def print_fill(facts: list[dict[str, Any]], args: argparse.Namespace, mode: str) -> None:
+    utilisation, overshoot = fill_figures(facts, args.channels)
+    print(
+        f"fill ({mode}): max_channels={args.channels}, calls of {args.ring + args.talk:g} s: "
+        f"mean live / limit at steady state = {utilisation:.3f} (goal >= 0.98), "
+        f"overshoot = {overshoot} (goal 0)"
+    )
+    gaps = refill_seconds(facts, args.channels)
+    print(f"  a freed channel waited for its next call: {quantiles_text(gaps)}")
+
+
+def print_pacing(facts: list[dict[str, Any]], args: argparse.Namespace, mode: str) -> None:
+    error = pacing_figures(facts, args.cps)
+    print(
+        f"pacing ({mode}): cps={args.cps:g}: measured / configured - 1 = {error:+.2%} "
+        f"(goal within ±5 %)"
+    )

@@ -16,12 +16,11 @@ after ``--ring`` seconds and hung up ``--talk`` seconds later.
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench.ledger_figures import fill_figures, pacing_figures, quantiles_text, refill_seconds
+from bench.ledger_figures import fill_arguments, print_fill, print_pacing
 from bench.scratch_db import scratch_database
 from bench.stack_rate import open_numbers
 from dialer.db.engine import make_engine
@@ -71,35 +70,15 @@ def run_once(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--channels", type=int, default=200)
-    parser.add_argument("--cps", type=float, default=20.0)
-    parser.add_argument("--ring", type=float, default=1.0)
-    parser.add_argument("--talk", type=float, default=10.0)
-    parser.add_argument("--fill-calls", type=int, default=2000)
-    parser.add_argument("--pacing-calls", type=int, default=1200)
-    args = parser.parse_args()
-
+    args = fill_arguments(__doc__.splitlines()[0])
     facts = run_once(
         calls=args.fill_calls, channels=args.channels, cps=1000.0, ring=args.ring, talk=args.talk
     )
-    utilisation, overshoot = fill_figures(facts, args.channels)
-    print(
-        f"fill (distributed): max_channels={args.channels}, calls of {args.ring + args.talk:g} s: "
-        f"mean live / limit at steady state = {utilisation:.3f} (goal >= 0.98), "
-        f"overshoot = {overshoot} (goal 0)"
-    )
-    gaps = refill_seconds(facts, args.channels)
-    print(f"  a freed channel waited for its next call: {quantiles_text(gaps)}")
+    print_fill(facts, args, "distributed")
     facts = run_once(
         calls=args.pacing_calls, channels=100_000, cps=args.cps, ring=args.ring, talk=args.talk
     )
-    error = pacing_figures(facts, args.cps)
-    print(
-        f"pacing (distributed): cps={args.cps:g}: measured / configured - 1 = {error:+.2%} "
-        f"(goal within ±5 %)"
-    )
-
+    print_pacing(facts, args, "distributed")
 
 if __name__ == "__main__":
     main()
