@@ -289,13 +289,14 @@ class Originator:
         connected = self.pool.connected()
         if len(connected) <= 1:  # nothing to choose between: no lease count to ask for
             return connected[0] if connected else None
-        now = self.clock.time()
-        best: tuple[int, NodeConfig] | None = None
-        for node in connected:
-            free = node.max_channels - self.leases.count(f"node:{node.name}", now)
-            if best is None or free > best[0]:
-                best = (free, node)
-        return best[1] if best else None
+        # every node's count in one round trip; a lost store counts nothing (the acquire
+        # that follows says so and rebuilds): then any connected node will do
+        counts = self.leases.count_many([f"node:{n.name}" for n in connected], self.clock.time())
+        if counts is None:
+            return connected[0]
+        return max(zip(connected, counts, strict=True), key=lambda nc: nc[0].max_channels - nc[1])[
+            0
+        ]
 
     def _lease_claim_send(
         self, ready: list[tuple[_Attempt, TrunkConfig]], node: NodeConfig

@@ -463,3 +463,29 @@ def test_a_batch_logs_its_calls_sent_in_one_line_and_each_refusal_in_its_own(
     ]
     assert any(f"attempt={paused} result=deferred" in line for line in lines)
     assert not any(f"attempt={sent}" in line for line in lines)
+
+
+def test_the_node_with_the_most_free_channels_takes_the_batch(
+    pg_engine: Engine, leases: MemoryLeases
+) -> None:
+    scenario = Scenario.from_dict({"name": "n", "ring": [0.5, 1.0], "outcomes": {"answer": 1.0}})
+    with (
+        Simulator(scenario=scenario, time_scale=0.01, port=0, seed=1) as one,
+        Simulator(scenario=scenario, time_scale=0.01, port=0, seed=2) as two,
+    ):
+        nodes = [
+            {"name": name, "host": sim.address[0], "port": sim.address[1], "max_channels": 10}
+            for name, sim in (("fs1", one), ("fs2", two))
+        ]
+        settings = Settings(fs_nodes=json.dumps(nodes))
+        pool = NodePool(settings.nodes)
+        pool.start(wait=5.0)
+        originator = Originator(pg_engine, leases, pool, settings, clock=FrozenClock(T0))
+        try:
+            for i in range(3):  # fs1 has 7 free, fs2 10
+                leases.acquire(f"busy{i}", [Scope("node", "fs1", 10)], 60, T0.timestamp())
+            assert originator.originate(_queued(pg_engine)[0]).node == "fs2"
+            leases.reset()  # a lost store counts nothing: any connected node will do
+            assert originator._pick_node() is not None
+        finally:
+            pool.close()
