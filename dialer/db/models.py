@@ -253,6 +253,8 @@ class CallAttempt(Base):
     amd_result: Mapped[str | None] = mapped_column(String(30))
     amd_cause: Mapped[str | None] = mapped_column(String(30))
     amd_duration_ms: Mapped[int | None] = mapped_column(Integer)
+    #: ``amd`` (mod_amd, avmd for the beep) or ``avmd`` (the fallback: a beep means machine)
+    amd_method: Mapped[str | None] = mapped_column(String(20))
     ivr_menu: Mapped[str | None] = mapped_column(String(100))
     ivr_digit: Mapped[str | None] = mapped_column(String(10))
     ivr_attempts: Mapped[int | None] = mapped_column(Integer)
@@ -265,6 +267,11 @@ class CallAttempt(Base):
     agent_id: Mapped[str | None] = mapped_column(String(100))
     agent_name: Mapped[str | None] = mapped_column(String(200))
     talk_seconds: Mapped[int | None] = mapped_column(Integer)
+    #: The handoff the flow took (queue | extension | ai_agent) and its target.
+    handoff_type: Mapped[str | None] = mapped_column(String(20))
+    handoff_target: Mapped[str | None] = mapped_column(String(200))
+    #: An answered human who got no agent within 2 s of the prompt's end (compliance rate).
+    abandoned: Mapped[bool | None] = mapped_column(Boolean)
     ai: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
     recording_enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     recording_url: Mapped[str | None] = mapped_column(Text)
