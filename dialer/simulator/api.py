@@ -19,31 +19,6 @@ VERSION = (
     " (git a88d069 2024-08-02 21:02:27Z 64bit)\n"
 )
 NO_SUCH_CHANNEL = "-ERR No such channel!\n"
-MODULES = frozenset(
-    {
-        "mod_console",
-        "mod_logfile",
-        "mod_event_socket",
-        "mod_sofia",
-        "mod_loopback",
-        "mod_commands",
-        "mod_conference",
-        "mod_db",
-        "mod_dptools",
-        "mod_expr",
-        "mod_hash",
-        "mod_callcenter",
-        "mod_avmd",
-        "mod_spandsp",
-        "mod_dialplan_xml",
-        "mod_sndfile",
-        "mod_native_file",
-        "mod_local_stream",
-        "mod_tone_stream",
-        "mod_say_en",
-        "mod_amd",
-    }
-)
 
 
 def run_api(switch: Switch, name: str, args: str) -> str:
@@ -163,7 +138,7 @@ def _fsctl(switch: Switch, args: str) -> str:
 
 
 def _module_exists(switch: Switch, args: str) -> str:
-    return "true" if args.strip() in MODULES else "false"
+    return "true" if args.strip() in switch.modules else "false"
 
 
 def _echo(switch: Switch, args: str) -> str:

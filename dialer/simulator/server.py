@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import socket
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -56,6 +56,7 @@ class Simulator:
         heartbeat_seconds: float = HEARTBEAT_SECONDS,
         event_queue_len: int = MAX_QUEUE_LEN,
         clock: SimClock | None = None,
+        modules: Iterable[str] | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -70,6 +71,7 @@ class Simulator:
             seed,
             acl,
             event_queue_len,
+            modules,
         )
         self.switch.on_restart = self.restart
         self.heartbeat_seconds = heartbeat_seconds

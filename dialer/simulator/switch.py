@@ -10,7 +10,7 @@ import logging
 import random
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +27,7 @@ from dialer.simulator.events import Event, EventFactory
 from dialer.simulator.faults import Faults
 from dialer.simulator.ledger import Ledger
 from dialer.simulator.limits import REFUSED_CAUSE, SessionLimits
+from dialer.simulator.modules import DEFAULT_MODULES
 from dialer.simulator.scenario import Plan, Scenario
 
 if TYPE_CHECKING:
@@ -58,8 +59,11 @@ class Switch:
         seed: int | None,
         acl: Sequence[str],
         event_queue_len: int = MAX_QUEUE_LEN,
+        modules: Iterable[str] | None = None,
     ) -> None:
         self.password = password
+        #: loaded modules (``module_exists``, ``show modules``; the flow's AMD method)
+        self.modules: frozenset[str] = frozenset(DEFAULT_MODULES if modules is None else modules)
         self.scenario = scenario
         self.clock = clock
         self.ledger = ledger
