@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import gevent
 
+from dialer.simulator import introspect
 from dialer.simulator.clock import uptime_text
 from dialer.simulator.control import Command
 from dialer.simulator.tables import show
@@ -172,5 +173,9 @@ _COMMANDS: dict[str, Callable[[Switch, str], str]] = {
     "hupall": _hupall,
     "fsctl": _fsctl,
     "module_exists": _module_exists,
+    "xml_locate": introspect.xml_locate,
+    "global_getvar": introspect.global_getvar,
+    "file_exists": introspect.file_exists,
+    "callcenter_config": introspect.callcenter_config,
     "originate": _originate,
 }
