@@ -17,8 +17,16 @@ ATTEMPT_ID = "dialer_attempt_id"  # set by the originate worker
 CAMPAIGN_ID = "dialer_campaign_id"  # set by the originate worker
 RECIPIENT_ID = "dialer_recipient_id"
 
+#: where a (re-)entered flow starts: empty = the whole flow; ``queue`` = straight to the queue
+#: handoff (dialer_handoff_target, dialer_queue_max_wait) of a call already answered and
+#: analysed, e.g. an AI agent's ``transfer_to_human`` (``uuid_setvar`` + ``uuid_transfer``)
+ENTRY = "dialer_entry"
+ENTRY_QUEUE = "queue"
+
 AMD = "dialer_amd"
 AMD_ARGS = "dialer_amd_args"  # mod_amd ``name=value`` arguments, blank-separated
+# without mod_amd (third-party) avmd alone decides: a beep within this window is a machine
+AVMD_WINDOW_MS = "dialer_avmd_window_ms"
 AMD_ON_MACHINE = "dialer_amd_on_machine"  # hangup | voicemail
 VOICEMAIL_MESSAGE = "dialer_voicemail_message"
 
@@ -54,8 +62,10 @@ FLOW_TIMEOUT = "dialer_flow_timeout"
 
 #: what the flow does when a variable is absent (a hand-written originate, a lab test)
 DEFAULTS: dict[str, str] = {
+    ENTRY: "",
     AMD: "true",
     AMD_ARGS: "",  # the node's amd.conf
+    AVMD_WINDOW_MS: "5000",
     AMD_ON_MACHINE: "hangup",
     VOICEMAIL_MESSAGE: "",
     MESSAGE: "",
@@ -78,6 +88,18 @@ DEFAULTS: dict[str, str] = {
 }
 
 HANDOFF_NONE = "none"
+#: ``dialer::handoff`` of a re-entered flow carries ``handoff_reason`` = this
+HANDOFF_REASON_TRANSFER = "transfer"
+
+# ``dialer::amd`` fields after amd_result / amd_cause: ``amd_ms`` (whole ms the detection
+# took) and ``amd_method``: mod_amd ran, avmd alone listened for a beep, or neither is loaded
+AMD_METHOD_AMD = "amd"
+AMD_METHOD_AVMD = "avmd"
+AMD_METHOD_NONE = "none"
+# avmd-only results (amd_result / amd_cause): a beep is a machine, none is undecided (a human)
+AVMD_MACHINE = ("MACHINE", "BEEP")
+AVMD_UNDECIDED = ("NOTSURE", "NO_BEEP")
+NOT_INSTALLED = ("NOTSURE", "NOT_INSTALLED")  # neither mod_amd nor mod_avmd on the node
 HANDOFF_ACTIONS = ("queue", "extension", "ai_agent")
 ACTIONS = (*HANDOFF_ACTIONS, "replay", "opt_out")
 

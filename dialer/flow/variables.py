@@ -151,6 +151,8 @@ def flow_variables(
     out[c.AMD] = "true" if amd.enabled else "false"
     if amd.enabled:
         out[c.AMD_ARGS] = amd.settings.arguments()
+        # a node without mod_amd listens for a beep (avmd) as long as mod_amd may analyse
+        out[c.AVMD_WINDOW_MS] = str(amd.settings.total_analysis_time)
         out[c.AMD_ON_MACHINE] = amd.on_machine.value
         if amd.on_machine is OnMachine.VOICEMAIL:
             voicemail = amd.voicemail_message or config.message

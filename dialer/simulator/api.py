@@ -108,6 +108,41 @@ def _uuid_transfer(switch: Switch, args: str) -> str:
     return "+OK\n"
 
 
+def _uuid_setvar(switch: Switch, args: str) -> str:
+    """mod_commands ``uuid_setvar <uuid> <var> [value]``: no value unsets; the value is the
+    rest of the line (``switch_separate_string`` into at most 3 words)."""
+    words = args.strip().split(" ", 2)
+    if len(words) < 2 or not words[0] or not words[1]:
+        return "-USAGE: <uuid> <var> [value]\n"
+    variables = _variables(switch, words[0])
+    if variables is None:
+        return NO_SUCH_CHANNEL
+    if len(words) == 3 and words[2]:
+        variables[words[1]] = words[2]
+    else:
+        variables.pop(words[1], None)
+    return "+OK\n"
+
+
+def _sched_hangup(switch: Switch, args: str) -> str:
+    """mod_commands ``sched_hangup [+]<time> <uuid> [<cause>]``: the call hangs up with
+    ``cause`` (ALLOTTED_TIMEOUT) at that (simulated) time; ``+0`` hangs it up now."""
+    words = args.split()
+    if not words:
+        return "-USAGE: [+]<time> <uuid> [<cause>]\n"
+    call = switch.calls.get(words[1]) if len(words) > 1 else None
+    if call is None or call.ch.hungup:
+        return NO_SUCH_CHANNEL
+    when = words[0]
+    seconds = int(when[1:]) if when[1:].isdigit() else 0
+    if when.startswith("+"):
+        at = switch.clock.now() + seconds
+    else:
+        at = float(int(when)) if when.isdigit() else 0.0  # an epoch; atol() of junk is 0
+    call.schedule_hangup(at, words[2] if len(words) > 2 else "ALLOTTED_TIMEOUT")
+    return "+OK\n"
+
+
 def _hupall(switch: Switch, args: str) -> str:
     words = args.split()
     cause = words[0] if words else "MANAGER_REQUEST"
@@ -170,6 +205,8 @@ _COMMANDS: dict[str, Callable[[Switch, str], str]] = {
     "uuid_getvar": _uuid_getvar,
     "uuid_kill": _uuid_kill,
     "uuid_transfer": _uuid_transfer,
+    "uuid_setvar": _uuid_setvar,
+    "sched_hangup": _sched_hangup,
     "hupall": _hupall,
     "fsctl": _fsctl,
     "module_exists": _module_exists,

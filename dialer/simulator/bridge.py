@@ -8,6 +8,8 @@ CHANNEL_UNBRIDGE when either side hangs up. The far leg raises no events of its 
   ``nolocal:`` the variable is set on the A leg too.
 * The far leg answers per the scenario's plan for its number; a failed bridge hangs the A
   leg up with that cause (no ``continue_on_fail``, as 17x).
+* The bridge lasts the shorter of the callee's and the far end's talk time, unless the A leg
+  is hung up or transferred (``Transfer``: CHANNEL_UNBRIDGE, the far leg hangs up).
 """
 
 from __future__ import annotations
@@ -71,7 +73,8 @@ def bridge(call: Call, arg: str) -> None:
     ids = [("Bridge-A-Unique-ID", ch.uuid), ("Bridge-B-Unique-ID", far.uuid)]
     call.emit("CHANNEL_BRIDGE", pre=ids)
     try:
-        call.wait(plan.talk)  # the far end hangs up after the talk time
+        # the talk ends when either side does: the callee's talk time or the far end's
+        call.wait(min(plan.talk, call.plan.talk))
     except Hangup:
         call.hang_up_now()
         raise

@@ -26,6 +26,7 @@ from dialer.simulator.control import Command, Hangup
 from dialer.simulator.events import Event
 from dialer.simulator.originate import Originate
 from dialer.simulator.scenario import Plan
+from dialer.simulator.transfer import Transfer
 
 if TYPE_CHECKING:
     from dialer.simulator.switch import Switch
@@ -38,8 +39,10 @@ BGJOB_AFTER_ANSWER = 0.02  # BACKGROUND_JOB arrives ~20 ms after CHANNEL_ANSWER
 
 
 def play_seconds(path: str) -> float:
-    """How long a file plays: tone_stream ``%(on,off,…)`` × ``loops``, silence_stream ms;
-    anything else 1 s."""
+    """How long a file plays: tone_stream ``%(on,off,…)`` × ``loops``, silence_stream ms,
+    ``say:`` text 0.4 s a word (TTS); anything else (a file, an http(s) URL) 1 s."""
+    if path.startswith("say:"):
+        return 0.4 * max(1, len(re.split(r"[\s_+-]+", path[4:].strip())))
     tone = re.search(r"%\((\d+),(\d+)", path)
     loops = re.search(r"loops=(\d+)", path)
     if path.startswith("tone_stream://") and tone:
@@ -85,6 +88,8 @@ class Call:
         self.idle = False  # parked with nothing running: queued session events go out now
         self.avmd = Avmd(self)
         self.bleg: BLeg | None = None  # loopback only, once both sessions were granted
+        # running the dialplan flow: a uuid_transfer breaks the running app (Transfer)
+        self.in_flow = False
 
     # --- plumbing ------------------------------------------------------------------------
 
@@ -100,6 +105,11 @@ class Call:
         self.result.set(result)
         if self.on_result is not None:
             self.on_result(result)
+
+    def schedule_hangup(self, at: float, cause: str) -> None:
+        """The api ``sched_hangup``: from another greenlet, so it goes through the queue and
+        wakes the call's wait loop."""
+        self.commands.put(Command("sched_hangup", cause=cause, arg=repr(at)))
 
     def kill(self, cause: str, *, b_leg: bool = False) -> None:
         self.commands.put(Command("kill", cause=cause, app="-b" if b_leg else ""))
@@ -214,8 +224,13 @@ class Call:
                 cmd = self.commands.get(timeout=clock.real(limit - now))
             except Empty:
                 continue
+            if cmd.kind == "sched_hangup":
+                self._sched_hangup(f"{cmd.arg} {cmd.cause}")
+                continue
             if cmd.kind == "kill" and not self.defer_kill:
                 raise self._killed(cmd)
+            if cmd.kind == "transfer" and self.in_flow:
+                raise Transfer(cmd.app)
             if handle is not None and cmd.kind != "kill":
                 if handle(cmd):
                     return  # the caller wants to act on it now
@@ -374,8 +389,18 @@ class Call:
                 self._emit_hangup()
             self.complete(app, arg, app_uuid, response)
             raise
+        except Transfer:
+            self.complete(app, arg, app_uuid, response)  # broken off by the transfer
+            raise
         self.complete(app, arg, app_uuid, response)
         return response
+
+    def reroute(self) -> None:
+        """A transferred channel hunts the dialplan again (capture 02, after the park)."""
+        self.ch.state = "CS_ROUTING"
+        self.emit("CHANNEL_STATE")
+        self.ch.state = "CS_EXECUTE"
+        self.emit("CHANNEL_STATE")
 
     def complete(self, app: str, arg: str, app_uuid: str, response: str) -> None:
         data = [("Application-Data", arg)] if arg else []
@@ -494,6 +519,10 @@ class Call:
             raise Hangup("NORMAL_CLEARING")
         self._park()
 
+    def park(self) -> None:
+        """``park`` after a transfer out of the flow: obey sendmsg / uuid_transfer again."""
+        self._park()
+
     def _park(self) -> None:
         ch = self.ch
         park_uuid = new_uuid()
@@ -537,6 +566,10 @@ class Call:
                     self._private_command(cmd)
                 elif cmd.kind == "transfer":
                     self._unpark(park_uuid, "ACTIVE")
+                    if cmd.app == "dialer_flow":
+                        self.reroute()
+                        flow.run(self)
+                        return
                     if cmd.app.startswith("enqueue"):
                         flow.queue(
                             self,

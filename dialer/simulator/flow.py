@@ -3,16 +3,23 @@ flow of DESIGN §7, driven by the channel variables of :mod:`dialer.flow.contrac
 same names and the same defaults when one is absent.
 
 ``answer`` → ``sched_hangup`` (max duration, or the flow's cap until a handoff) →
-[``record_session``] → [``amd`` → CUSTOM ``dialer::amd`` (``amd_result``,
-``amd_cause``); ``MACHINE``: hang up, or ``avmd`` for the beep, the voicemail message and CUSTOM
+[``record_session``] → [AMD → CUSTOM ``dialer::amd`` (``amd_result``, ``amd_cause``,
+``amd_ms``, ``amd_method``): ``amd`` where the node has mod_amd, else ``avmd`` alone for
+``dialer_avmd_window_ms`` (a beep: ``MACHINE``/``BEEP``; none: ``NOTSURE``/``NO_BEEP``);
+``MACHINE``: hang up, or the voicemail message after the beep and CUSTOM
 ``dialer::voicemail``; undecided or unset: a human] → the message (no IVR) or
 ``play_and_get_digits`` → CUSTOM ``dialer::ivr`` (``ivr_digit``, ``read_result``) → the digit's
 action: ``replay`` (the IVR again, ``tries`` rounds at most), ``opt_out`` (CUSTOM
 ``dialer::opt_out``, the confirmation), or a handoff → CUSTOM ``dialer::handoff``
-(``handoff_type``, ``handoff_target``) → ``callcenter`` with ``callcenter::info`` member/bridge
-events, a ``transfer`` to an extension, or a ``bridge`` to an AI agent with its ``{…}`` headers.
+(``handoff_type``, ``handoff_target``, ``handoff_reason``) → ``callcenter`` with
+``callcenter::info`` member/bridge events, a ``transfer`` to an extension, or a ``bridge`` to
+an AI agent with its ``{…}`` headers.
 Each custom event carries ``dialer_attempt_id`` first, then its result fields, then all
 channel headers and variables, exactly as the ``event`` application does in fixture 11.
+
+A ``uuid_transfer`` of the running call (``Transfer``) breaks the running application and
+routes the same channel again: to ``dialer_flow`` with ``dialer_entry=queue`` it goes straight
+to the queue handoff (``handoff_reason=transfer``), as an AI agent's ``transfer_to_human``.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from typing import TYPE_CHECKING
 from dialer.flow import contract as fv
 from dialer.simulator.channel import new_uuid
 from dialer.simulator.control import Hangup
+from dialer.simulator.transfer import Transfer
 
 if TYPE_CHECKING:
     from dialer.simulator.call import Call
@@ -54,7 +62,32 @@ def custom(call: Call, subclass: str, fields: list[tuple[str, str]]) -> None:
 
 
 def run(call: Call) -> None:
+    """The flow, and again on every ``uuid_transfer`` to it, until the call hangs up."""
+    extension = fv.APPLICATION.split()[0]
+    while True:
+        call.in_flow = True
+        try:
+            _run_once(call)
+            return
+        except Transfer as transfer:
+            call.reroute()
+            if transfer.destination == extension:
+                continue
+            call.in_flow = False  # another extension: as the parked call would do
+            if transfer.destination.startswith("enqueue"):
+                queue(call, "queue", fv.DEFAULTS[fv.HANDOFF_TARGET])
+            else:
+                call.park()
+            return
+
+
+def _run_once(call: Call) -> None:
     attempt = [("dialer_attempt_id", call.attempt_id)]
+    if var(call, fv.ENTRY) == fv.ENTRY_QUEUE:
+        call.ch.variables.pop(fv.ENTRY, None)  # one-shot: a plain transfer runs it all
+        target, max_wait = var(call, fv.HANDOFF_TARGET), float(var(call, fv.QUEUE_MAX_WAIT))
+        handoff(call, attempt, fv.HANDOFF_REASON_TRANSFER, "queue", target, max_wait, "", "")
+        return
     call.execute("answer")
     # the flow's safety cap until a handoff, then what is left of the call's max duration
     caps = [int(v) for v in (var(call, fv.MAX_DURATION), var(call, fv.FLOW_TIMEOUT)) if v]
@@ -63,41 +96,75 @@ def run(call: Call) -> None:
     if var(call, fv.RECORDING) == "true":
         call.execute("record_session", "$${recordings_dir}/" + var(call, fv.RECORDING_PATH))
     if var(call, fv.AMD) != "false":
-        call.execute("amd", var(call, fv.AMD_ARGS))
-        result = call.ch.variables.get("amd_result", "")
+        result, cause, taken_ms, method = detect(call)
         custom(
             call,
             "dialer::amd",
             [
                 *attempt,
                 ("amd_result", result),
-                ("amd_cause", call.ch.variables.get("amd_cause", "")),
+                ("amd_cause", cause),
+                ("amd_ms", str(taken_ms)),
+                ("amd_method", method),
             ],
         )
         if result == "MACHINE":  # NOTSURE or unset (callee gone mid-analysis): a human
             if var(call, fv.AMD_ON_MACHINE) == "voicemail":
-                voicemail(call, attempt)
+                voicemail(call, attempt, beeped=method == fv.AMD_METHOD_AVMD)
             call.execute("hangup", "NORMAL_CLEARING")
             return
     if var(call, fv.IVR) == "false":
         message = var(call, fv.MESSAGE)
         if message:
             call.execute("playback", message)
-        handoff(call, attempt, *_handoff_vars(call, None))
+        handoff(call, attempt, "campaign", *_handoff_vars(call, None))
         return
     ivr(call, attempt)
 
 
-def voicemail(call: Call, attempt: list[tuple[str, str]]) -> None:
-    """Wait for the beep (mod_amd decides seconds before the greeting ends), then speak."""
+def detect(call: Call) -> tuple[str, str, int, str]:
+    """result, cause, ms taken, method: mod_amd where loaded, else avmd alone."""
+    clock = call.switch.clock
+    started = clock.now()
+    modules = call.switch.modules
+    if "mod_amd" in modules:
+        call.execute("amd", var(call, fv.AMD_ARGS))
+        method = fv.AMD_METHOD_AMD
+        result = call.ch.variables.get("amd_result", "")
+        cause = call.ch.variables.get("amd_cause", "")
+    elif "mod_avmd" in modules:
+        window = var(call, fv.AVMD_WINDOW_MS)
+        if not window.isdigit():
+            window = fv.DEFAULTS[fv.AVMD_WINDOW_MS]
+        beeped = listen_for_beep(call, int(window) / 1000)
+        method = fv.AMD_METHOD_AVMD
+        result, cause = fv.AVMD_MACHINE if beeped else fv.AVMD_UNDECIDED
+        call.ch.set_var("amd_result", result)
+        call.ch.set_var("amd_cause", cause)
+    else:
+        (result, cause), method = fv.NOT_INSTALLED, fv.AMD_METHOD_NONE
+    return result, cause, int((clock.now() - started) * 1000), method
+
+
+def listen_for_beep(call: Call, window: float) -> bool:
+    """``avmd_start``, wait for the beep at most ``window`` seconds, ``avmd_stop``."""
     call.execute("avmd_start")
     clock = call.switch.clock
-    deadline = clock.now() + BEEP_WAIT_SECONDS
+    deadline = clock.now() + window
     while not call.avmd.beeped and clock.now() < deadline:
         due = call.avmd.due
-        call.wait((due - clock.now() + 0.001) if due is not None else deadline - clock.now())
+        left = deadline - clock.now()
+        call.wait(min(left, due - clock.now() + 0.001) if due is not None else left)
     beeped = call.avmd.beeped
     call.execute("avmd_stop")
+    return beeped
+
+
+def voicemail(call: Call, attempt: list[tuple[str, str]], *, beeped: bool = False) -> None:
+    """After the beep, speak: mod_amd decides seconds before the greeting ends, so wait for
+    it; avmd alone decided on the beep itself (``beeped``), so the message goes at once."""
+    if not beeped:
+        beeped = listen_for_beep(call, BEEP_WAIT_SECONDS)
     message = var(call, fv.VOICEMAIL_MESSAGE)
     if message:
         call.execute("playback", message)
@@ -154,7 +221,8 @@ def ivr(call: Call, attempt: list[tuple[str, str]]) -> None:
             break
         if action in fv.HANDOFF_ACTIONS or not action:
             # a valid digit without its own action goes to the campaign's handoff
-            handoff(call, attempt, *_handoff_vars(call, digit if action else None))
+            reason = "ivr" if action else "campaign"
+            handoff(call, attempt, reason, *_handoff_vars(call, digit if action else None))
             return
         break  # an action this flow does not know
     call.execute("hangup", "NORMAL_CLEARING")
@@ -183,17 +251,29 @@ def _handoff_vars(call: Call, digit: str | None) -> tuple[str, str, float, str, 
 def handoff(
     call: Call,
     attempt: list[tuple[str, str]],
+    reason: str,
     kind: str,
     target: str,
     max_wait: float,
     headers: str,
     codec: str,
 ) -> None:
+    """``reason``: ``ivr`` (the digit's own action), ``campaign`` (the campaign's handoff) or
+    ``transfer`` (re-entered at the queue: the first handoff already replaced the cap)."""
     if kind == fv.HANDOFF_NONE or kind not in fv.HANDOFF_ACTIONS:
         call.execute("hangup", "NORMAL_CLEARING")
         return
-    custom(call, "dialer::handoff", [*attempt, ("handoff_type", kind), ("handoff_target", target)])
-    if var(call, fv.FLOW_TIMEOUT):
+    custom(
+        call,
+        "dialer::handoff",
+        [
+            *attempt,
+            ("handoff_type", kind),
+            ("handoff_target", target),
+            ("handoff_reason", reason),
+        ],
+    )
+    if var(call, fv.FLOW_TIMEOUT) and reason != fv.HANDOFF_REASON_TRANSFER:
         call.execute("sched_cancel")
         limit = var(call, fv.MAX_DURATION)
         if limit and call.answered_at is not None:
@@ -258,6 +338,10 @@ def queue(call: Call, kind: str, target: str, max_wait: float | None = None) -> 
     except Hangup:
         member_end(call, target, joined, member, "Cancel", "BREAK_OUT")
         raise
+    except Transfer:  # the member leaves the queue at once, the channel goes on
+        member_event(call, target, joined, member, "Cancel", "BREAK_OUT")
+        call.complete("callcenter", target, app_uuid, "_none_")
+        raise
     if not agent or call.plan.queue_wait > max_wait:
         ch.set_var("cc_cause", "cancel")
         ch.set_var("cc_cancel_reason", "TIMEOUT")
@@ -297,6 +381,13 @@ def queue(call: Call, kind: str, target: str, max_wait: float | None = None) -> 
         call.wait(call.plan.talk)
     except Hangup as hangup:
         cause = hangup.cause
+    except Transfer:  # out of the agent bridge: the agent leg hangs up
+        call.emit(
+            "CHANNEL_UNBRIDGE",
+            pre=[("Bridge-A-Unique-ID", ch.uuid), ("Bridge-B-Unique-ID", agent_uuid)],
+        )
+        member_event(call, target, joined, member, "Terminated", None)
+        raise
     call.emit(
         "CHANNEL_UNBRIDGE",
         pre=[("Bridge-A-Unique-ID", ch.uuid), ("Bridge-B-Unique-ID", agent_uuid)],

@@ -15,14 +15,31 @@ extension's next action (`hangup NORMAL_CLEARING`) runs. That matters for the qu
 `callcenter` application returns as soon as mod_callcenter bridges the agent (uuid_bridge), and
 the dialplan's next action runs only after that bridge ends (captures 02, 02b), whereas another
 application executed from here would run at once and cut the agent off.
+
+Answering-machine detection (dialer_amd) has two methods, reported as `amd_method` on
+`dialer::amd` with `amd_ms`, the detection time in ms (mod_amd sets only amd_result and
+amd_cause, captures 10a-10d, so the time is measured here around the application):
+  * `amd`: mod_amd (third-party) where `module_exists mod_amd` says true. MACHINE is decided
+    seconds before the greeting ends, so voicemail waits for the beep with avmd first.
+  * `avmd`: without mod_amd, mod_avmd alone listens for a beep for dialer_avmd_window_ms:
+    a beep is MACHINE/BEEP (the beep is over, a voicemail message plays at once), none is
+    NOTSURE/NO_BEEP, which the dialer counts as a human (unknown_assumed_human).
+  Neither module loaded: NOTSURE/NOT_INSTALLED, method `none`.
+
+Re-entry: dialer_entry=queue (set with uuid_setvar before `uuid_transfer <uuid> dialer_flow XML
+default`, e.g. by an AI agent's transfer_to_human) skips answer, AMD and IVR and goes straight
+to the queue handoff (dialer_handoff_target, dialer_queue_max_wait), raising dialer::handoff
+with handoff_reason=transfer. The entry is one-shot: the script clears it.
 ]]
 
 local BEEP_WAIT_MS = 30000 -- a machine without a beep: the message goes after this long
 local POLL_MS = 100
 
 local DEFAULTS = {
+  ["dialer_entry"] = "",
   ["dialer_amd"] = "true",
   ["dialer_amd_args"] = "",
+  ["dialer_avmd_window_ms"] = "5000",
   ["dialer_amd_on_machine"] = "hangup",
   ["dialer_voicemail_message"] = "",
   ["dialer_message"] = "",
@@ -45,6 +62,16 @@ local DEFAULTS = {
 }
 
 local HANDOFF_ACTIONS = { queue = true, extension = true, ai_agent = true }
+local api = freeswitch.API()
+
+-- wall-clock ms (the switch's clock: API:getTime), for the AMD decision time
+local function now_ms()
+  return tonumber(api:getTime()) or os.time() * 1000
+end
+
+local function installed(module)
+  return api:execute("module_exists", module) == "true"
+end
 
 -- the channel's value, else `default`, else the contract's default
 local function var(name, default)
@@ -85,16 +112,25 @@ end
 local attempt = var("dialer_attempt_id", session:getVariable("origination_uuid") or session:get_uuid())
 local answered_at = nil
 
-local function voicemail()
-  -- mod_amd decides MACHINE seconds before the greeting ends: speak after the beep
+-- avmd until a beep or `window_ms`: true when it beeped, and the ms it listened
+local function listen_for_beep(window_ms)
   session:execute("avmd_start")
-  local waited = 0
-  while ready() and session:getVariable("avmd_detect") ~= "TRUE" and waited < BEEP_WAIT_MS do
+  local started = now_ms()
+  while ready() and session:getVariable("avmd_detect") ~= "TRUE" and now_ms() - started < window_ms do
     session:sleep(POLL_MS)
-    waited = waited + POLL_MS
   end
   local beeped = session:getVariable("avmd_detect") == "TRUE"
+  local listened = now_ms() - started
   session:execute("avmd_stop")
+  return beeped, listened
+end
+
+-- `beeped`: the beep was already heard (avmd-only detection); else wait for it
+local function voicemail(beeped)
+  if not beeped then
+    -- mod_amd decides MACHINE seconds before the greeting ends: speak after the beep
+    beeped = listen_for_beep(BEEP_WAIT_MS)
+  end
   if not ready() then
     return
   end
@@ -122,7 +158,9 @@ local function handoff_vars(digit)
     var(digit_var("dialer_ivr_codec_", digit), var("dialer_handoff_codec"))
 end
 
-local function handoff(kind, target, max_wait, headers, codec)
+-- `reason`: ivr (the digit's own action), campaign (the campaign's handoff) or transfer
+-- (re-entered at the queue: the first handoff already replaced the flow's cap)
+local function handoff(reason, kind, target, max_wait, headers, codec)
   if not HANDOFF_ACTIONS[kind] or not ready() then
     return
   end
@@ -130,8 +168,9 @@ local function handoff(kind, target, max_wait, headers, codec)
     { "dialer_attempt_id", attempt },
     { "handoff_type", kind },
     { "handoff_target", target },
+    { "handoff_reason", reason },
   })
-  if var("dialer_flow_timeout") ~= "" then
+  if var("dialer_flow_timeout") ~= "" and reason ~= "transfer" then
     -- the flow's cap ends here; what is left of the call's max duration still holds
     session:execute("sched_cancel")
     local limit = tonumber(var("dialer_max_duration"))
@@ -196,11 +235,11 @@ local function ivr()
     end
     if action == "" then
       -- a valid digit without its own action goes to the campaign's handoff
-      handoff(handoff_vars(nil))
+      handoff("campaign", handoff_vars(nil))
       return
     end
     if HANDOFF_ACTIONS[action] then
-      handoff(handoff_vars(digit))
+      handoff("ivr", handoff_vars(digit))
       return
     end
     if action ~= "replay" then
@@ -232,25 +271,40 @@ local function run()
     session:execute("record_session", "${recordings_dir}/" .. path)
   end
   if var("dialer_amd") ~= "false" then
-    local installed = freeswitch.API():execute("module_exists", "mod_amd") == "true"
-    local cause = nil
-    if installed then
+    local result, cause, method, taken
+    if installed("mod_amd") then
+      local started = now_ms()
       session:execute("amd", var("dialer_amd_args"))
+      taken = now_ms() - started
+      method = "amd"
+      result = session:getVariable("amd_result") or ""
+      cause = session:getVariable("amd_cause") or ""
+    elseif installed("mod_avmd") then
+      -- an unknown application would hang the call up: avmd alone listens for a beep
+      local window = tonumber(var("dialer_avmd_window_ms")) or tonumber(DEFAULTS["dialer_avmd_window_ms"])
+      local beeped
+      beeped, taken = listen_for_beep(window)
+      method = "avmd"
+      result = beeped and "MACHINE" or "NOTSURE"
+      cause = beeped and "BEEP" or "NO_BEEP"
+      session:setVariable("amd_result", result)
+      session:setVariable("amd_cause", cause)
     else
-      cause = "NOT_INSTALLED" -- an unknown application would hang the call up
+      result, cause, method, taken = "NOTSURE", "NOT_INSTALLED", "none", 0
     end
     if not ready() then
       return -- gone mid-analysis: mod_amd set nothing; the hangup tells the rest
     end
-    local result = session:getVariable("amd_result") or ""
     custom("dialer::amd", {
       { "dialer_attempt_id", attempt },
       { "amd_result", result },
-      { "amd_cause", cause or session:getVariable("amd_cause") or "" },
+      { "amd_cause", cause },
+      { "amd_ms", math.floor(taken) },
+      { "amd_method", method },
     })
     if result == "MACHINE" then -- NOTSURE or unset: a human
       if var("dialer_amd_on_machine") == "voicemail" then
-        voicemail()
+        voicemail(method == "avmd")
       end
       return
     end
@@ -263,10 +317,20 @@ local function run()
     if message ~= "" then
       session:execute("playback", message)
     end
-    handoff(handoff_vars(nil))
+    handoff("campaign", handoff_vars(nil))
     return
   end
   ivr()
 end
 
-run()
+-- re-entered by uuid_transfer with dialer_entry=queue: the call is answered and analysed
+local function enqueue()
+  session:setVariable("dialer_entry", "") -- one-shot: a plain transfer runs the whole flow
+  handoff("transfer", "queue", var("dialer_handoff_target"), var("dialer_queue_max_wait"), "", "")
+end
+
+if var("dialer_entry") == "queue" then
+  enqueue()
+else
+  run()
+end

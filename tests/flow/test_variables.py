@@ -40,6 +40,7 @@ def test_a_broadcast_plays_its_message_and_hangs_up() -> None:
         c.RECIPIENT_ID: "42",
         c.AMD: "true",
         c.AMD_ARGS: AMD_ARGS,
+        c.AVMD_WINDOW_MS: "5000",  # total_analysis_time
         c.AMD_ON_MACHINE: "hangup",
         c.IVR: "false",
         c.MESSAGE: "sounds/offer.wav",
@@ -55,6 +56,7 @@ def test_a_broadcast_without_message_plays_nothing() -> None:
     assert c.MESSAGE not in got
     assert (got[c.AMD], got[c.IVR], got[c.HANDOFF_TYPE]) == ("false", "false", "none")
     assert c.AMD_ARGS not in got
+    assert c.AVMD_WINDOW_MS not in got
     assert c.AMD_ON_MACHINE not in got
 
 
@@ -71,6 +73,7 @@ def test_a_press1_campaign_gets_its_ivr_and_every_digit_action() -> None:
         c.AMD_ARGS: AMD_ARGS.replace("initial_silence=2500", "initial_silence=3000").replace(
             "total_analysis_time=5000", "total_analysis_time=4000"
         ),
+        c.AVMD_WINDOW_MS: "4000",
         c.AMD_ON_MACHINE: "voicemail",
         c.VOICEMAIL_MESSAGE: "sounds/vm.wav",
         c.IVR: "true",

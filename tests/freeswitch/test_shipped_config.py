@@ -156,9 +156,25 @@ def test_only_freeswitch_applications_are_used() -> None:
 
 def test_the_optional_amd_runs_only_where_installed() -> None:
     text = lua_text()
-    # an unknown application hangs the call up: the flow asks first
-    assert re.search(r'execute\(\s*"module_exists"\s*,\s*"mod_amd"\s*\)', text)
-    assert text.index("module_exists") < text.index('session:execute("amd"')
+    # an unknown application hangs the call up: the flow asks first, and falls back to avmd
+    helper = re.search(
+        r'local function installed\(module\)\n\s*return api:execute\("module_exists", module\)'
+        r' == "true"',
+        text,
+    )
+    assert helper
+    assert "local api = freeswitch.API()" in text
+    amd_check = text.index('if installed("mod_amd") then')
+    assert helper.start() < amd_check < text.index('session:execute("amd"')
+    assert amd_check < text.index('elseif installed("mod_avmd") then')
+
+
+def test_the_amd_decision_time_is_measured_on_the_switch_clock() -> None:
+    # mod_amd sets only amd_result / amd_cause (10a-10d): the script times the application
+    text = lua_text()
+    assert "return tonumber(api:getTime())" in text
+    before = text.index("local started = now_ms()")
+    assert before < text.index('session:execute("amd"') < text.index("taken = now_ms() - started")
 
 
 def test_every_bridge_sets_its_codecs() -> None:
