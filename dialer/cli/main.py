@@ -7,6 +7,7 @@ import typer
 from dialer.cli import campaigns, db, dnc, lists
 from dialer.cli.call import call_command
 from dialer.cli.consumer import consumer_command
+from dialer.cli.doctor import doctor_command
 from dialer.cli.run import run_command
 from dialer.cli.simulator import simulator_command
 
@@ -23,6 +24,7 @@ app.command("simulator")(simulator_command)
 app.command("consumer")(consumer_command)
 app.command("run")(run_command)
 app.command("call")(call_command)
+app.command("doctor")(doctor_command)
 
 
 def main() -> None:
