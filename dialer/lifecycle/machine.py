@@ -15,12 +15,22 @@ CHANNEL_HANGUP_COMPLETE: capture 03), so every field is merged, not overwritten:
   event carries the switch's cause, billsec and the answer times), whichever came first;
 - the outcome is derived from the merged fields, so it is the same in any order.
 
+The call flow's events (CUSTOM ``dialer::*``, ``callcenter::info``) and the member's channel
+variables are folded by :mod:`dialer.lifecycle.flow` into the AMD / IVR / queue / handoff
+columns the same way, and an answered call's outcome is derived from them at its end.
+
 Hence any permutation or duplication of a call's events gives the same final record, and each
 webhook event is emitted once (``campaign.call_initiated`` at the first event from the switch,
-``campaign.answered`` when an answer is first known, ``campaign.completed`` at the end).
+``campaign.answered`` when an answer is first known, the flow's stages as they become known —
+``campaign.amd_result``, ``campaign.ivr_completed``, ``campaign.queue_joined``,
+``campaign.agent_answered``, in that order within a step — and ``campaign.completed`` at the
+end, always last: a stage first known after the end is recorded, not emitted).
 
 A record that is ``ended`` or ``cancelled`` without an end seen here (finalised by the worker,
 the sweeper or a reconcile, then loaded from the database) is final: events change nothing.
+A record the consumer itself ended (``end_source="stored"``, see :meth:`CallRecord.of`) still
+takes late details (``member-queue-end`` comes after the hangup) but keeps its end and outcome:
+its campaign recipient was moved on with that outcome.
 """
 
 from __future__ import annotations
@@ -30,6 +40,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from dialer.lifecycle import flow as flow_mod
+from dialer.lifecycle.flow import EMPTY, FLOW_COLUMNS, STAGES, Flow
 from dialer.outcomes import error_cause, outcome_for_answered, outcome_for_unanswered
 
 CALL_INITIATED = "campaign.call_initiated"
@@ -38,8 +50,11 @@ COMPLETED = "campaign.completed"
 
 _RANK = {"queued": 0, "originating": 1, "ringing": 2, "answered": 3, "ended": 4}
 _FINAL = frozenset({"ended", "cancelled"})
-#: Which evidence of the end wins: the hangup event over the originate job's -ERR.
-_END_RANK = {"job": 1, "hangup": 2}
+#: Which evidence of the end wins: the hangup event over the originate job's -ERR, and an end
+#: already stored by the consumer over both.
+_END_RANK = {"job": 1, "hangup": 2, "stored": 3}
+#: Who ends attempts from their events (``claimed_by``): the consumer of a node.
+CONSUMER_PREFIX = "consumer:"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 PROGRESS_EVENTS = frozenset({"CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA"})
@@ -65,12 +80,52 @@ class CallRecord:
     hangup_cause: str | None = None
     outcome: str | None = None
     end_source: str | None = None
+    # the call flow's columns (dialer.lifecycle.flow.FLOW_COLUMNS)
+    amd_enabled: bool = False
+    amd_result: str | None = None
+    amd_cause: str | None = None
+    amd_duration_ms: int | None = None
+    amd_method: str | None = None
+    ivr_digit: str | None = None
+    ivr_attempts: int | None = None
+    ivr_result: str | None = None
+    queue_name: str | None = None
+    queue_id: str | None = None
+    queue_entered_at: datetime | None = None
+    queue_wait_seconds: float | None = None
+    queue_result: str | None = None
+    agent_id: str | None = None
+    agent_name: str | None = None
+    talk_seconds: int | None = None
+    handoff_type: str | None = None
+    handoff_target: str | None = None
+    abandoned: bool | None = None
+    #: the ``ai`` document's agentId and endReason (merged into the column, never replacing it)
+    ai_agent_id: str | None = None
+    ai_end_reason: str | None = None
+    #: what the flow's events said, merged (not a column: the columns are derived from it)
+    flow: Flow = EMPTY
 
     @classmethod
     def of(cls, attempt: Any) -> CallRecord:
-        """The record of a ``CallAttempt`` (or anything with the same attributes)."""
+        """The record of a ``CallAttempt`` (or anything with the same attributes).
+
+        An attempt the consumer ended itself (``claimed_by`` ``consumer:…``, no ``error``: not
+        a reconcile) gets ``end_source="stored"``: late events still add their details."""
+        state = attempt.state
+        by = getattr(attempt, "claimed_by", None) or ""
+        stored = (
+            state == "ended"
+            and by.startswith(CONSUMER_PREFIX)
+            and getattr(attempt, "error", None) is None
+        )
+        flow_columns = {
+            name: getattr(attempt, name) for name in FLOW_COLUMNS if hasattr(attempt, name)
+        }
+        if flow_columns.get("amd_enabled") is None:
+            flow_columns["amd_enabled"] = False
         return cls(
-            state=attempt.state,
+            state=state,
             core_uuid=attempt.core_uuid,
             started_at=attempt.started_at,
             answered_at=attempt.answered_at,
@@ -79,6 +134,8 @@ class CallRecord:
             billsec=attempt.billsec,
             hangup_cause=attempt.hangup_cause,
             outcome=attempt.outcome,
+            end_source="stored" if stored else None,
+            **flow_columns,
         )
 
     @property
@@ -89,6 +146,19 @@ class CallRecord:
     @property
     def ended(self) -> bool:
         return self.state == "ended"
+
+    @property
+    def stages(self) -> frozenset[str]:
+        """The flow's stage webhook events this record has reached (none before the answer)."""
+        if self.answered_at is None:
+            return frozenset()
+        return flow_mod.derive(
+            self.flow,
+            answered_at=self.answered_at,
+            ended_at=self.ended_at,
+            ended=self.end_source is not None,
+            hangup_cause=self.hangup_cause,
+        ).stages
 
 
 class _HasHeaders(Protocol):
@@ -117,9 +187,13 @@ def apply(record: CallRecord, event: CallEventLike) -> tuple[CallRecord, list[st
     headers, body = event_headers(event)
     name = str(headers.get("Event-Name", ""))
     evidence = _evidence(name, headers, body)
-    if evidence is None:
+    found = flow_mod.read(name, headers)
+    if evidence is None and found is None:
         return record, []
-    new = _normalise(_merge(record, evidence))
+    merged = record if evidence is None else _merge(record, evidence)
+    if found is not None:
+        merged = replace(merged, flow=merged.flow.merge(found))
+    new = _normalise(merged)
     return new, _emitted(record, new)
 
 
@@ -191,7 +265,7 @@ def _evidence(name: str, headers: Mapping[str, Any], body: str) -> _Evidence | N
         else:
             state = "answered" if answered is not None else "ringing"
         return _Evidence(core_uuid=core, state=state, started_at=started, answered_at=answered)
-    return None  # CUSTOM stage events and the rest: stored, not (yet) part of the record
+    return None  # CUSTOM stage events: the flow's (dialer.lifecycle.flow), not the channel's
 
 
 def _answered_at(headers: Mapping[str, Any], started: datetime | None) -> datetime | None:
@@ -245,15 +319,29 @@ def _normalise(record: CallRecord) -> CallRecord:
     changes: dict[str, Any] = {}
     if record.answered_at is not None and _RANK.get(record.state, 0) < _RANK["answered"]:
         changes["state"] = "answered"
+    answered_at = changes.get("answered_at", record.answered_at)
+    derived = flow_mod.derive(
+        record.flow,
+        answered_at=answered_at,
+        ended_at=record.ended_at,
+        ended=record.end_source is not None,
+        hangup_cause=record.hangup_cause,
+    )
     if record.end_source is not None:
         changes["state"] = "ended"
-        if record.answered_at is not None:
-            changes["outcome"] = outcome_for_answered()
+        if record.end_source == "stored":
+            pass  # its outcome moved its recipient on already: kept
+        elif record.answered_at is not None:
+            changes["outcome"] = derived.outcome or outcome_for_answered()
         else:
             changes["outcome"] = outcome_for_unanswered(record.hangup_cause or "UNKNOWN")
     until = record.answered_at or (record.ended_at if record.end_source else None)
     if record.started_at is not None and until is not None:
         changes["ring_duration_sec"] = max(0.0, (until - record.started_at).total_seconds())
+    # a column the evidence does not (yet) speak to keeps what it has (e.g. loaded from the row)
+    for name, value in (*derived.columns.items(), *derived.ai.items()):
+        if value is not None and value != getattr(record, name):
+            changes[name] = value
     return replace(record, **changes) if changes else record
 
 
@@ -263,8 +351,13 @@ def _emitted(before: CallRecord, after: CallRecord) -> list[str]:
         out.append(CALL_INITIATED)
     if before.answered_at is None and after.answered_at is not None and not before.ended:
         out.append(ANSWERED)
-    if not before.ended and after.ended:
-        out.append(COMPLETED)
+    if not before.ended:
+        # stages come from the flow's evidence, and none is reached before the answer
+        if after.flow is not before.flow or after.ended or after.answered_at != before.answered_at:
+            reached = after.stages - before.stages
+            out.extend(stage for stage in STAGES if stage in reached)
+        if after.ended:
+            out.append(COMPLETED)
     return out
 
 

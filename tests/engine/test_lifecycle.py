@@ -1,5 +1,6 @@
 """The lifecycle state machine against the event sequences of real calls (captures 02, 03,
-04*, 13), and its order-independence (hypothesis)."""
+04*, 05*, 06, 10*, 11, 13, with their call-flow events), and its order-independence
+(hypothesis)."""
 
 from __future__ import annotations
 
@@ -15,11 +16,13 @@ from dialer.lifecycle import (
     ANSWERED,
     CALL_INITIATED,
     COMPLETED,
+    STAGES,
     CallRecord,
     apply,
     apply_all,
 )
 from tests.engine.captured import calls
+from tests.engine.flow_calls import flow_calls
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -32,10 +35,11 @@ START = CallRecord(state="originating")
 
 # capture, A leg, outcome, hangup cause, answered, billsec
 CASES = [
+    # the hangup's cc_* variables say an agent answered, without the callcenter events
     ("02_press1_queue_agent_json.txt", "59b87335-b4ce-407a-a160-1b02cced3e4e",
-     "completed", "NORMAL_CLEARING", True, 6),
+     "agent_answered", "NORMAL_CLEARING", True, 6),
     ("02_press1_queue_agent_plain.txt", "4686ead4-575b-4a2e-8d6f-17c270b82ba4",
-     "completed", "NORMAL_CLEARING", True, None),
+     "agent_answered", "NORMAL_CLEARING", True, None),
     ("03_no_answer.txt", "74b0440d-87fd-4fc7-ab8c-6f38676cb277", "no_answer", "NO_ANSWER",
      False, 0),
     ("03_no_answer.txt", "c3a711ef-ce3b-47b5-9cd2-8aa899ab6f77", "no_answer", "NO_ANSWER",
@@ -60,10 +64,28 @@ CASES = [
      "NORMAL_CLEARING", True, 0),
 ]
 ALL_CALLS = [(name, leg) for name, leg, *_ in CASES]
+#: Calls with their flow events (CUSTOM dialer::*, callcenter::info about the member)
+FLOW_CAPTURES = (
+    "02_press1_queue_agent_json.txt",
+    "02_press1_queue_agent_plain.txt",
+    "05a_ivr_timeout_no_input.txt",
+    "05b_ivr_callee_hangup.txt",
+    "06_queue_timeout_no_agent.txt",
+    "10a_amd_human.txt",
+    "10b_amd_human_long.txt",
+    "10c_amd_machine_then_beep.txt",
+    "10d_amd_silence.txt",
+    "11_dialplan_custom_event.txt",
+)
+FLOW_CALLS = [(name, leg) for name in FLOW_CAPTURES for leg in flow_calls(name)]
 
 
 def _events(name: str, leg: str) -> tuple[dict[str, str], ...]:
     return calls(name)[leg]
+
+
+def _flow_events(name: str, leg: str) -> tuple[dict[str, str], ...]:
+    return flow_calls(name)[leg]
 
 
 @pytest.mark.parametrize(("name", "leg", "outcome", "cause", "answered", "billsec"), CASES)
@@ -78,7 +100,10 @@ def test_captured_call(
     if billsec is not None:
         assert record.billsec == billsec
     expected = [CALL_INITIATED, ANSWERED, COMPLETED] if answered else [CALL_INITIATED, COMPLETED]
-    assert emitted == expected
+    assert [e for e in emitted if e not in STAGES] == expected
+    stages = [e for e in emitted if e in STAGES]
+    assert stages == [s for s in STAGES if s in stages]  # in the contract's order
+    assert emitted.index(COMPLETED) == len(emitted) - 1
     core = {e["Core-UUID"] for e in events}
     assert record.core_uuid in core
     hangups = [e for e in events if e["Event-Name"] == "CHANNEL_HANGUP_COMPLETE"]
@@ -116,7 +141,11 @@ def test_step_by_step_02() -> None:
     record, emitted = apply(record, job)  # +OK <uuid>
     assert (record.state, emitted) == ("answered", [])
     record, emitted = apply(record, hangup)
-    assert (record.state, record.outcome, emitted) == ("ended", "completed", [COMPLETED])
+    assert (record.state, record.outcome) == ("ended", "agent_answered")
+    # what the hangup's variables say the call reached, then the end
+    assert emitted == [
+        "campaign.ivr_completed", "campaign.queue_joined", "campaign.agent_answered", COMPLETED
+    ]
     again, emitted = apply(record, hangup)  # a duplicate hangup emits nothing
     assert (again, emitted) == (record, [])
 
@@ -150,18 +179,20 @@ def test_hangup_before_answer_with_relative_answer_times(kept: str, answered: in
     progress, _answer, _job, hangup = _events(*ALL_CALLS[0])
     relative = ("variable_answerusec", "variable_answermsec", "variable_answersec")
     dropped = {*_ANSWER_HEADERS, "variable_answer_epoch", *relative} - {kept}
-    stripped = {k: v for k, v in hangup.items() if k not in dropped}
+    stripped = {k: v for k, v in hangup.items() if k not in dropped and "cc_" not in k}
     record, emitted = apply_all(START, [progress, stripped])
     assert record.answered_at == us(answered)
-    assert (record.outcome, emitted) == ("completed", [CALL_INITIATED, ANSWERED, COMPLETED])
+    assert record.outcome == "completed"
+    assert [e for e in emitted if e not in STAGES] == [CALL_INITIATED, ANSWERED, COMPLETED]
 
 
 def test_hangup_before_answer_with_only_answer_epoch() -> None:
     progress, answer, _job, hangup = _events(*ALL_CALLS[0])
-    stripped = {k: v for k, v in hangup.items() if k not in _ANSWER_HEADERS}
+    stripped = {k: v for k, v in hangup.items() if k not in _ANSWER_HEADERS and "cc_" not in k}
     record, emitted = apply_all(START, [progress, stripped])
     assert record.answered_at == us(1795247935_000000)  # answer_epoch, whole seconds
-    assert (record.outcome, emitted) == ("completed", [CALL_INITIATED, ANSWERED, COMPLETED])
+    assert record.outcome == "completed"
+    assert [e for e in emitted if e not in STAGES] == [CALL_INITIATED, ANSWERED, COMPLETED]
     # a late ANSWER changes nothing: the earliest instant known is kept (order-independent)
     record, emitted = apply(record, answer)
     assert (record.answered_at, emitted) == (us(1795247935_000000), [])
@@ -177,8 +208,10 @@ def test_err_job_without_channel() -> None:
 
 def test_other_jobs_and_events_change_nothing() -> None:
     status_job = {"Event-Name": "BACKGROUND_JOB", "Job-Command": "status", "_body": "-ERR x"}
-    custom = {"Event-Name": "CUSTOM", "Event-Subclass": "dialer::amd", "Core-UUID": "c"}
-    for event in (status_job, custom, {"Event-Name": "HEARTBEAT"}):
+    custom = {"Event-Name": "CUSTOM", "Event-Subclass": "avmd::beep", "Core-UUID": "c"}
+    count = {"Event-Name": "CUSTOM", "Event-Subclass": "callcenter::info",
+             "CC-Action": "members-count", "CC-Queue": "q"}
+    for event in (status_job, custom, count, {"Event-Name": "HEARTBEAT"}):
         assert apply(START, event) == (START, [])
 
 
@@ -207,10 +240,16 @@ def test_record_of_an_attempt_row() -> None:
     assert (record.state, record.core_uuid, record.initiated) == ("ringing", "c", True)
 
 
+def test_a_record_ended_elsewhere_is_final_for_flow_events() -> None:
+    swept = CallRecord(state="ended", outcome="failed", hangup_cause="UNKNOWN")
+    for event in _flow_events(*FLOW_CALLS[0]):
+        assert apply(swept, event) == (swept, [])
+
+
 @st.composite
 def shuffled_with_duplicates(draw: Any) -> tuple[tuple[str, str], list[int]]:
-    call = draw(st.sampled_from(ALL_CALLS))
-    n = len(_events(*call))
+    call = draw(st.sampled_from(ALL_CALLS + FLOW_CALLS))
+    n = len(_any_events(*call))
     order = draw(st.permutations(range(n)))
     extra = draw(st.lists(st.integers(0, n - 1), max_size=4))
     positions = list(order)
@@ -225,11 +264,19 @@ def test_any_order_and_duplication_gives_the_same_record(
     case: tuple[tuple[str, str], list[int]],
 ) -> None:
     call, positions = case
-    events = _events(*call)
+    events = _any_events(*call)
     expected, expected_emitted = apply_all(START, events)
     record, emitted = apply_all(START, [events[i] for i in positions])
     assert record == expected
-    # every webhook event once; completed last
+    # every webhook event once; completed last; no stage before the answer
     assert sorted(emitted) == sorted(expected_emitted)
+    assert len(emitted) == len(set(emitted))
     assert emitted[-1] == COMPLETED
     assert emitted[0] == CALL_INITIATED
+    stages = [i for i, e in enumerate(emitted) if e in STAGES]
+    if stages:
+        assert emitted.index(ANSWERED) < stages[0]
+
+
+def _any_events(name: str, leg: str) -> tuple[dict[str, str], ...]:
+    return _flow_events(name, leg) if (name, leg) in FLOW_CALLS else _events(name, leg)
