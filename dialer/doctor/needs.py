@@ -3,8 +3,9 @@
 Without ``--campaign`` the scope is the whole product: every module the shipped flow can use,
 the contract's default queue (``dialer_q@default``) and the queue targets of every campaign
 that may still dial (draft, scheduled, running, paused). With one campaign the scope narrows
-to what its configuration uses: mod_callcenter only for queues, mod_avmd only for a voicemail
-drop, mod_amd only with AMD on, mod_httapi only for http(s) prompts.
+to what its configuration uses: mod_callcenter only for queues, mod_avmd for a voicemail drop
+(and for AMD on a node without mod_amd: avmd alone decides then), mod_amd only with AMD on,
+mod_httapi only for http(s) prompts.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ _URL_PREFIXES = ("http://", "https://")
 class Needs:
     scope: str  # "every campaign" | "campaign 3"
     callcenter: bool = True
-    avmd: bool = True
+    avmd: bool = True  # for the voicemail beep; AMD without mod_amd needs it as well
     amd: bool = True
     url_prompts: bool = False
     #: queue target → who needs it ("the default handoff target", "campaign 3")

@@ -102,8 +102,9 @@ def _modules(api: Api, needs: Needs) -> list[Check]:
         return api(f"module_exists {module}").strip() == "true"
 
     checks: list[Check] = []
+    amd = needs.amd and loaded("mod_amd")
     required = list(ALWAYS_REQUIRED)
-    if needs.avmd:
+    if needs.avmd or (needs.amd and not amd):  # without mod_amd, avmd alone detects machines
         required.append("mod_avmd")
     if needs.callcenter:
         required.append("mod_callcenter")
@@ -112,7 +113,7 @@ def _modules(api: Api, needs: Needs) -> list[Check]:
         "mod_dptools": "answer, playback, play_and_get_digits, sched_hangup",
         "mod_dialplan_xml": "the dialer_flow extension",
         "mod_lua": "the flow script, dialer_flow.lua",
-        "mod_avmd": "the voicemail beep",
+        "mod_avmd": "the voicemail beep; machine detection without mod_amd",
         "mod_callcenter": "queue handoff",
     }
     for module in required:
@@ -133,7 +134,7 @@ def _modules(api: Api, needs: Needs) -> list[Check]:
         ))  # fmt: skip
     if not needs.amd:
         checks.append(Check("module mod_amd", Status.SKIP, "AMD is off", required=False))
-    elif loaded("mod_amd"):
+    elif amd:
         checks.append(Check("module mod_amd", Status.PASS, "loaded (AMD)", required=False))
     else:
         checks.append(Check("module mod_amd", Status.WARN, AMD_MISSING, required=False))

@@ -105,7 +105,26 @@ def test_a_campaign_without_queues_or_amd_needs_neither_module() -> None:
     assert "module mod_avmd" not in checks
     assert checks["module mod_amd"] == (Status.SKIP, "AMD is off")
     assert checks["queues"] == (Status.SKIP, "no queue used by campaign 7")
-    assert failed(with_queue) == ["module mod_callcenter", "queues"]
+    assert failed(with_queue) == ["module mod_avmd", "module mod_callcenter", "queues"]
+    assert "machine detection without mod_amd" in by_name(with_queue)["module mod_avmd"][1]
+
+
+def test_amd_on_a_node_without_mod_amd_needs_mod_avmd() -> None:
+    """The flow falls back to avmd alone; a campaign that hangs up on machines then still
+    needs mod_avmd, which it would not with mod_amd loaded."""
+    hangup = campaign_needs(9, config())
+    assert not hangup.avmd
+    sim = start(modules=INSTALLED - {"mod_avmd"})
+    try:
+        with_amd = examine(node_of(sim), hangup, timeout=2)
+        switch = sim.switch
+        switch.modules = switch.modules - {"mod_amd"}
+        without = examine(node_of(sim), hangup, timeout=2)
+    finally:
+        sim.stop()
+    assert with_amd.ok, with_amd.lines()
+    assert failed(without) == ["module mod_avmd"]
+    assert by_name(without)["module mod_amd"] == (Status.WARN, AMD_MISSING)
 
 
 def test_without_mod_lua_or_any_endpoint_it_fails() -> None:
