@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -91,6 +91,11 @@ class Settings(BaseSettings):
         le=65535,
         description="Port for each long-running process's /metrics (0 = any free port).",
     )
+    ai_tools_keys: SecretStr = Field(
+        default=SecretStr(""),
+        description="Bearer keys the AI agent platform sends to POST /ai/tools, comma-separated "
+        "(several while one is rotated); unset means the route refuses every request.",
+    )
     log_level: str = "INFO"
 
     @field_validator("trunks_json")
@@ -166,6 +171,12 @@ class Settings(BaseSettings):
             return list(_parsed(_parse_fs_nodes, self.fs_nodes))
         except ValueError as exc:  # only if built without validation (model_construct)
             raise ConfigError(f"invalid configuration: DIALER_FS_NODES: {exc}") from None
+
+    @property
+    def ai_tools_key_list(self) -> tuple[str, ...]:
+        """The keys of ``DIALER_AI_TOOLS_KEYS``, blanks around them dropped."""
+        keys = self.ai_tools_keys.get_secret_value().split(",")
+        return tuple(key.strip() for key in keys if key.strip())
 
     @property
     def embedded(self) -> bool:

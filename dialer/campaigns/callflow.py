@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -27,6 +29,9 @@ from pydantic import (
     model_validator,
 )
 
+from dialer.ai.catalog import OWNED_TOOLS
+from dialer.ai.templating import TemplateError
+from dialer.ai.templating import check as template_check
 from dialer.esl.originate import stored_form
 
 MAX_SOUND_PATH = 400
@@ -275,6 +280,107 @@ def _field_name(value: str) -> str:
     return value
 
 
+_TOOL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+_HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}")
+MAX_TOOLS = 50
+
+
+class HttpMethod(StrEnum):
+    GET = "GET"
+    POST = "POST"
+    PUT = "PUT"
+    PATCH = "PATCH"
+    DELETE = "DELETE"
+
+
+def _tool_name(value: str) -> str:
+    if not _TOOL_NAME.fullmatch(value):
+        raise ValueError("must be 1-64 letters, digits or _ (starting with a letter or _)")
+    if value in OWNED_TOOLS:
+        raise ValueError(
+            f"{value} is a built-in tool of the dialer; give yours another name "
+            f"(built-in: {', '.join(sorted(OWNED_TOOLS))})"
+        )
+    return value
+
+
+def _endpoint(value: str) -> str:
+    scheme, sep, rest = value.partition("://")
+    host = rest.split("/", 1)[0].split("?", 1)[0]
+    if not sep or scheme not in ("http", "https") or not host or len(value) > 2000:
+        raise ValueError("must be an http:// or https:// URL like https://crm.example.com/api")
+    if "{{" in host or any(c.isspace() or not c.isprintable() for c in value):
+        raise ValueError("must have a fixed host (placeholders only in the path) and no blanks")
+    return value
+
+
+class Tool(_Strict):
+    """A customer-defined tool (the seeds' shape): the agent calls it with ``parameters``-shaped
+    arguments, the dialer calls ``api_endpoint`` with the rendered request (dialer.ai)."""
+
+    name: Annotated[StrictStr, AfterValidator(_tool_name)]
+    description: StrictStr = Field(default="", max_length=2000)
+    parameters: dict[str, Any] = Field(
+        default_factory=lambda: {"type": "object", "properties": {}},
+        description="JSON schema of the arguments (an object schema).",
+    )
+    api_endpoint: Annotated[StrictStr, AfterValidator(_endpoint)]
+    http_method: HttpMethod = HttpMethod.POST
+    headers: dict[str, StrictStr] = Field(default_factory=dict, max_length=30)
+    query_params: dict[str, StrictStr] = Field(default_factory=dict, max_length=50)
+    body_template: dict[str, Any] | None = None
+
+    @field_validator("http_method", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("parameters")
+    @classmethod
+    def _schema(cls, value: dict[str, Any]) -> dict[str, Any]:
+        try:
+            Draft202012Validator.check_schema(value)
+        except SchemaError as exc:
+            where = "/".join(str(p) for p in exc.path)
+            raise ValueError(
+                f"not a valid JSON schema{f' at {where}' if where else ''}: {exc.message}"
+            ) from None
+        if value.get("type") != "object":
+            raise ValueError('must be an object schema ("type": "object", "properties": ...)')
+        return value
+
+    @field_validator("headers")
+    @classmethod
+    def _header_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, text in value.items():
+            if not _HEADER_NAME.fullmatch(name):
+                raise ValueError(f"{name!r} is not an HTTP header name")
+            if any(not c.isprintable() for c in text):
+                raise ValueError(f"{name}: must be one line of printable text")
+        return value
+
+    @model_validator(mode="after")
+    def _placeholders(self) -> Tool:
+        names = self.parameter_names
+        parts: list[tuple[str, object]] = [
+            ("api_endpoint", self.api_endpoint),
+            ("headers", self.headers),
+            ("query_params", self.query_params),
+            ("body_template", self.body_template),
+        ]
+        for where, part in parts:
+            try:
+                template_check(part, names)
+            except TemplateError as exc:
+                raise ValueError(f"{where}: {exc}") from None
+        return self
+
+    @property
+    def parameter_names(self) -> frozenset[str]:
+        properties = self.parameters.get("properties")
+        return frozenset(properties) if isinstance(properties, dict) else frozenset()
+
+
 class Agent(_Strict):
     """An AI voice agent endpoint: where to bridge, and what context to send as X- headers."""
 
@@ -288,6 +394,9 @@ class Agent(_Strict):
     transfer_queue: Ident | None = Field(
         default=None, description="The queue transfer_to_human moves the call into."
     )
+    tools: list[Tool] = Field(
+        default_factory=list, max_length=MAX_TOOLS, description="Customer-defined tools."
+    )
 
     @field_validator("fields")
     @classmethod
@@ -295,6 +404,18 @@ class Agent(_Strict):
         if len({v.lower() for v in value}) != len(value):
             raise ValueError("must not name a field twice")
         return value
+
+    @field_validator("tools")
+    @classmethod
+    def _distinct_tools(cls, value: list[Tool]) -> list[Tool]:
+        names = [tool.name for tool in value]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"tool {twice[0]!r} is defined twice")
+        return value
+
+    def tool(self, name: str) -> Tool | None:
+        return next((tool for tool in self.tools if tool.name == name), None)
 
 
 class Recording(_Strict):

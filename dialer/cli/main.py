@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from dialer.cli import campaigns, db, dnc, lists
+from dialer.cli.api import api_command
 from dialer.cli.call import call_command
 from dialer.cli.consumer import consumer_command
 from dialer.cli.doctor import doctor_command
@@ -24,6 +25,7 @@ app.command("simulator")(simulator_command)
 app.command("consumer")(consumer_command)
 app.command("run")(run_command)
 app.command("call")(call_command)
+app.command("api")(api_command)
 app.command("doctor")(doctor_command)
 
 
