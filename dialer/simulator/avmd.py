@@ -10,6 +10,7 @@ when the channel is parked idle, else once the running application and every com
 behind it have run (``switch_ivr_park`` parses all private events before it dequeues one);
 a hangup first drops it (10c never shows the avmd::stop copy).
 Audio before ``avmd_start`` is not analysed: a beep that already began is missed.
+A detection sets ``avmd_total_time`` (``[<ms>]``) and ``avmd_detect`` (``TRUE``) on the channel.
 """
 
 from __future__ import annotations
@@ -65,6 +66,10 @@ class Avmd:
         self.beeped = True
         now = call.switch.clock.now_us()
         detection = max(0, now - self.started_us - FRAME_US)
+        # set before the event, so its full copy carries them (07): the shipped flow polls
+        # avmd_detect for the beep
+        call.ch.set_var("avmd_total_time", f"[{detection // 1000}]")
+        call.ch.set_var("avmd_detect", "TRUE")
         self._fire(
             "avmd::beep",
             [

@@ -421,7 +421,7 @@ class Call:
         status = "done"
         try:
             self.wait(seconds)
-        except Hangup:
+        except (Hangup, Transfer):
             self.emit("PLAYBACK_STOP", post=[*file_headers, ("Playback-Status", "break")])
             raise
         self.emit("PLAYBACK_STOP", post=[*file_headers, ("Playback-Status", status)])

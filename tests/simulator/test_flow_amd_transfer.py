@@ -156,6 +156,9 @@ def test_without_mod_amd_avmd_finds_the_machine_by_its_beep() -> None:
     assert [s["Playback-File-Path"] for s in played] == ["sounds/vm.wav"]
     assert one(steps, "dialer::voicemail")["beep"] == "true"
     assert steps[-1]["variable_amd_result"] == "MACHINE"
+    # what avmd sets on a detection (07), which the shipped script polls
+    assert steps[-1]["variable_avmd_detect"] == "TRUE"
+    assert steps[-1]["variable_avmd_total_time"].strip("[]").isdigit()
 
 
 def test_without_mod_amd_no_beep_is_undecided_and_the_human_gets_the_ivr() -> None:
@@ -191,6 +194,21 @@ def test_a_node_without_amd_or_avmd_counts_the_call_as_undecided() -> None:
         "0",
     )
     assert not {"amd", "avmd_start"} & {app for app, _ in apps(steps)}
+
+
+def test_every_prompt_form_the_campaign_accepts_is_played_as_it_is() -> None:
+    for message in (
+        "https://prompts.example.com/offer.wav?v=2",
+        "http_cache://http://prompts.example.com/offer.wav",
+        "say:Hello",
+        "silence_stream://500",
+        "/usr/share/freeswitch/sounds/offer.wav",
+    ):
+        data = minimal(message=message, amd={"enabled": False})
+        steps = flow_call("human1", data, DEFAULT_MODULES)
+        assert ("playback", message) in apps(steps), message
+        played = [s["Playback-File-Path"] for s in steps if s["Event-Name"] == "PLAYBACK_START"]
+        assert played == [message]
 
 
 # --- re-entry at the queue ------------------------------------------------------------------
