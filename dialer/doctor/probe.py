@@ -337,22 +337,32 @@ def _connect_and_ask(node: NodeConfig, needs: Needs, timeout: float) -> list[Che
         return [Check("esl connection", Status.FAIL, f"{address}: {exc}"), acl]
     try:
         local = str(conn.sock.getsockname()[0]) if conn.sock is not None else local
-        connected = Check(
-            "esl connection", Status.PASS, f"{address} authenticated, from {local}",
-            data={"from": local},
-        )  # fmt: skip
-        return [connected, acl, *_ask(lambda line: conn.api(line), node, needs)]
-    except ESLError as exc:  # lost mid-way: what was asked stays unanswered
-        return [Check("esl connection", Status.FAIL, f"{address}: lost during the checks: {exc}")]
+        checks = [
+            Check(
+                "esl connection", Status.PASS, f"{address} authenticated, from {local}",
+                data={"from": local},
+            ),
+            acl,
+        ]  # fmt: skip
+        _ask(lambda line: conn.api(line), node, needs, checks)
+        return checks
     finally:
         conn.stop(timeout=1.0)
 
 
-def _ask(api: Api, node: NodeConfig, needs: Needs) -> list[Check]:
-    return [
-        _version(api),
-        *_modules(api, needs),
-        *_flow(api),
-        *_limits(api, node),
-        _queues(api, needs),
+def _ask(api: Api, node: NodeConfig, needs: Needs, checks: list[Check]) -> None:
+    """Append each group's checks; a connection lost (or a reply that never comes) ends the
+    questions with a failure, keeping the answers already had."""
+    groups: list[Callable[[], list[Check]]] = [
+        lambda: [_version(api)],
+        lambda: _modules(api, needs),
+        lambda: _flow(api),
+        lambda: _limits(api, node),
+        lambda: [_queues(api, needs)],
     ]
+    for group in groups:
+        try:
+            checks.extend(group())
+        except ESLError as exc:
+            checks.append(Check("esl session", Status.FAIL, f"the checks stopped: {exc}"))
+            return

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import socket
 
+import gevent
 import pytest
+from gevent.server import StreamServer
 
 from dialer.campaigns.model import CampaignConfig
 from dialer.doctor import Report, Status, campaign_needs, examine, node_needs
-from dialer.doctor.probe import AMD_MISSING
+from dialer.doctor.probe import AMD_MISSING, _version
 from dialer.fs_nodes import NodeConfig
 from dialer.simulator import Simulator, introspect
 from tests.doctor.conftest import INSTALLED, node_of, start
@@ -254,3 +256,52 @@ def test_the_node_scope_needs_everything_and_every_queue() -> None:
         "dialer_q@default": ("the default handoff target",),
         "sales@default": ("campaign 1", "campaign 2"),
     }
+
+
+def test_a_node_that_stops_answering_keeps_the_answers_already_had(sim: Simulator) -> None:
+    sim.faults.silence("api")
+    report = examine(node_of(sim), node_needs([]), timeout=0.5)
+    assert [c.name for c in report.checks] == ["esl connection", "esl acl", "esl session"]
+    assert report.checks[0].status is Status.PASS
+    assert report.checks[2].status is Status.FAIL
+    assert report.checks[2].detail.startswith("the checks stopped: ")
+    assert report.exit_code == 1
+
+
+def serve(reply: bytes) -> StreamServer:
+    """A TCP port that says ``reply`` (nothing if empty, and then keeps quiet) and hangs up."""
+
+    def handle(sock: socket.socket, _address: object) -> None:
+        if reply:
+            sock.sendall(reply)
+        else:
+            gevent.sleep(5)
+        sock.close()
+
+    server = StreamServer(("127.0.0.1", 0), handle)
+    server.start()
+    return server
+
+
+def test_a_port_that_is_not_an_event_socket_fails() -> None:
+    quiet, http = serve(b""), serve(b"HTTP/1.0 400 Bad Request\r\n\r\n")
+    try:
+        silent = examine(NodeConfig(name="fs1", host="127.0.0.1", port=quiet.server_port),
+                         node_needs([]), timeout=0.3)  # fmt: skip
+        web = examine(NodeConfig(name="fs1", host="127.0.0.1", port=http.server_port),
+                      node_needs([]), timeout=1)  # fmt: skip
+    finally:
+        quiet.stop()
+        http.stop()
+    assert silent.checks[0].status is Status.FAIL
+    assert ": timed out (is mod_event_socket" in silent.checks[0].detail
+    assert web.checks[0].status is Status.FAIL
+    assert web.checks[0].detail.endswith(": not an event socket ('')")
+
+
+def test_a_version_before_1_10_fails() -> None:
+    old = _version(lambda line: "FreeSWITCH Version 1.8.7-release+git~20190702T200609Z 64bit")
+    assert (old.status, old.detail) == (
+        Status.FAIL, "FreeSWITCH 1.8.7: 1.10 or later is required"
+    )  # fmt: skip
+    assert _version(lambda line: "-ERR version Command not found!\n").status is Status.FAIL
