@@ -48,11 +48,13 @@ from dialer.attempts import finalise_attempt
 from dialer.campaigns.model import CampaignConfig
 from dialer.clock import Clock, clock_seconds, get_clock
 from dialer.config import ConfigError, Settings
-from dialer.db.models import CallAttempt, Campaign, CampaignRecipient
+from dialer.db.models import CallAttempt, Campaign, CampaignRecipient, Recipient
 from dialer.esl.errors import ESLError, NotConnectedError
 from dialer.esl.events import Event
 from dialer.esl.jobs import Job
 from dialer.esl.originate import DialTemplate, build_originate
+from dialer.flow import contract as flow_contract
+from dialer.flow.variables import flow_variables
 from dialer.fs_nodes import NodeConfig
 from dialer.leases import Granted, LeaseBackend, LeaseRequest, Rejected
 from dialer.originate.pool import NodePool
@@ -113,6 +115,9 @@ class _Attempt:
     caller_id_name: str | None
     campaign_status: str | None
     config: CampaignConfig | None
+    #: the contact (``recipients.id``) and its custom fields, for the flow's X- headers
+    recipient_id: int | None = None
+    fields: dict[str, Any] | None = None
 
     @property
     def ring_timeout(self) -> int:
@@ -121,6 +126,8 @@ class _Attempt:
 
 _ATTEMPTS = cast(sa.Table, CallAttempt.__table__)
 _CAMPAIGNS = cast(sa.Table, Campaign.__table__)
+_LINKS = cast(sa.Table, CampaignRecipient.__table__)
+_RECIPIENTS = cast(sa.Table, Recipient.__table__)
 #: Ids per IN (...) list: well under SQLite's bound parameter limit.
 _CHUNK = 500
 
@@ -227,7 +234,7 @@ class Originator:
                 keys.append(uuid.UUID(attempt_id))
             except ValueError:
                 continue  # reported missing
-        a, c = _ATTEMPTS, _CAMPAIGNS
+        a, c, cr = _ATTEMPTS, _CAMPAIGNS, _LINKS
         found: dict[str, _Attempt] = {}
         with self.engine.connect() as conn:
             for start in range(0, len(keys), _CHUNK):
@@ -244,13 +251,19 @@ class Originator:
                         a.c.caller_id_name,
                         c.c.status,
                         c.c.updated_at,
+                        cr.c.recipient_id,
                     )
-                    .select_from(a.outerjoin(c, c.c.id == a.c.campaign_id))
+                    .select_from(
+                        a.outerjoin(c, c.c.id == a.c.campaign_id).outerjoin(
+                            cr, cr.c.id == a.c.campaign_recipient_id
+                        )
+                    )
                     .where(a.c.id.in_(keys[start : start + _CHUNK]))
                 ).all()
                 configs = self._configs_of(
                     conn, {row.campaign_id: row.updated_at for row in rows if row.campaign_id}
                 )
+                fields = self._fields_of(conn, rows, configs)
                 for row in rows:
                     found[str(row.id)] = _Attempt(
                         id=str(row.id),
@@ -264,6 +277,8 @@ class Originator:
                         caller_id_name=row.caller_id_name,
                         campaign_status=row.status,
                         config=configs.get(row.campaign_id),
+                        recipient_id=row.recipient_id,
+                        fields=fields.get(row.recipient_id),
                     )
         return found
 
@@ -283,6 +298,28 @@ class Originator:
             for row in rows:
                 self._configs[row.id] = (row.updated_at, CampaignConfig.model_validate(row.config))
         return {i: self._configs[i][1] for i in versions if i in self._configs}
+
+    @staticmethod
+    def _fields_of(
+        conn: sa.Connection, rows: Sequence[Any], configs: dict[int, CampaignConfig]
+    ) -> dict[int, dict[str, Any]]:
+        """The custom fields of the recipients whose campaign sends some to an AI agent (X-
+        headers); nobody else's are read."""
+        wanted = {
+            row.recipient_id
+            for row in rows
+            if row.recipient_id is not None
+            and (config := configs.get(row.campaign_id)) is not None
+            and any(agent.fields for agent in config.agents.values())
+        }
+        if not wanted:
+            return {}
+        found = conn.execute(
+            sa.select(_RECIPIENTS.c.id, _RECIPIENTS.c.fields).where(
+                _RECIPIENTS.c.id.in_(sorted(wanted))
+            )
+        )
+        return {row.id: dict(row.fields or {}) for row in found}
 
     def _pick_node(self) -> NodeConfig | None:
         """The connected node with the most free channels."""
@@ -435,13 +472,25 @@ class Originator:
 
     def _send(self, attempt: _Attempt, node: NodeConfig, dial: str) -> OriginateOutcome:
         attempt_id = attempt.id
-        variables = {
-            "dialer_attempt_id": attempt_id,
-            **{k: str(v) for k, v in attempt.options.get("variables", {}).items()},
-        }
-        if attempt.campaign_id is not None:
-            variables.setdefault("dialer_campaign_id", str(attempt.campaign_id))
+        # a campaign's call runs the shipped flow (DESIGN §7); a single call parks
+        application = "&park"
+        variables: dict[str, str] = {}
         try:
+            if attempt.campaign_id is not None and attempt.config is not None:
+                variables = flow_variables(
+                    attempt.config,
+                    campaign_id=attempt.campaign_id,
+                    attempt_id=attempt_id,
+                    recipient_id=attempt.recipient_id,
+                    fields=attempt.fields,
+                )
+                application = flow_contract.APPLICATION
+            variables.update(
+                {k: str(v) for k, v in attempt.options.get("variables", {}).items()}
+            )
+            variables[flow_contract.ATTEMPT_ID] = attempt_id
+            if attempt.campaign_id is not None:
+                variables[flow_contract.CAMPAIGN_ID] = str(attempt.campaign_id)
             request = build_originate(
                 attempt_id=attempt_id,
                 number=attempt.to_number,
@@ -449,6 +498,7 @@ class Originator:
                 caller_id_number=attempt.caller_id_number or "",
                 caller_id_name=attempt.caller_id_name or "",
                 timeout_seconds=attempt.ring_timeout,
+                application=application,
                 variables=variables,
             )
         except ValueError as exc:  # a number or caller id the dial string cannot carry

@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 
 from dialer.clock import FrozenClock, RealClock
 from dialer.config import Settings
-from dialer.db.models import CallAttempt, Campaign, CampaignRecipient
+from dialer.db.models import CallAttempt, Campaign, CampaignRecipient, Recipient
+from dialer.flow.variables import decode_header_value
 from dialer.leases import MemoryLeases, Scope
 from dialer.originate import NodePool, Originator
 from dialer.simulator import Scenario, Simulator
@@ -489,3 +490,46 @@ def test_the_node_with_the_most_free_channels_takes_the_batch(
             assert originator._pick_node() is not None
         finally:
             pool.close()
+
+
+def test_a_campaign_call_runs_the_shipped_flow_with_its_variables(
+    originator: Originator, pg_engine: Engine, sim: Simulator
+) -> None:
+    """The worker sends the flow's extension and the campaign's per-call variables; the
+    recipient's custom fields reach only the AI agent's X- headers, encoded, whatever they
+    hold; a single call (no campaign) still parks."""
+    hostile = 'Ann}, origination_caller_id_number=666 "x" ${system(rm)}'
+    config = {
+        "type": "press1",
+        "message": "ivr/ivr-welcome_to_freeswitch.wav",
+        "amd": {"enabled": False},
+        "ivr": {"digits": "1", "actions": {"1": {"ai_agent": "bot"}}},
+        "agents": {"bot": {"dial": "sofia/gateway/ai/bot", "fields": ["first_name"]}},
+    }
+    with Session(pg_engine, expire_on_commit=False) as s:
+        campaign = make_campaign(s, **config)
+        progress = make_recipient(s, campaign, phone="+12125550123", attempts=1)
+        person = s.get_one(Recipient, progress.recipient_id)
+        person.fields = {"first_name": hostile, "ssn": "123-45-6789"}
+        attempt = make_attempt(
+            s, campaign=campaign, progress=progress, state="queued", node="",
+            to_number="+12125550123",
+        )
+        attempt.fs_node = None
+        s.commit()
+        attempt_id, recipient_id = str(attempt.id), person.id
+    assert originator.originate(attempt_id).result == "sent"
+    wait_until(lambda: attempt_id in sim.switch.calls, timeout=5)
+    call = sim.switch.calls[attempt_id]
+    assert call.request.app == "dialer_flow"
+    assert call.request.dialplan
+    got = call.ch.variables
+    assert got["dialer_recipient_id"] == str(recipient_id)
+    assert got["dialer_campaign_id"] == str(campaign.id)
+    assert got["dialer_ivr_action_1"] == "ai_agent"
+    assert got["dialer_amd"] == "false"
+    headers = dict(item.split("=", 1) for item in got["dialer_ivr_headers_1"].split(","))
+    assert decode_header_value(headers["sip_h_X-Dialer-Field-first_name"]) == hostile
+    assert "123-45-6789" not in got["dialer_ivr_headers_1"]  # not a listed field
+    # nothing of the field became a variable of its own
+    assert got.get("origination_caller_id_number") != "666"
