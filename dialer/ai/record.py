@@ -17,15 +17,19 @@ from sqlalchemy import Connection
 
 TOOL_CALLS = "toolCalls"
 
+# (a JSON ``null`` stored by an ORM write counts as no record yet, like SQL NULL)
 _MERGE_PG = sa.text(
-    "UPDATE call_attempts SET ai = coalesce(ai, '{}'::jsonb) || CAST(:keys AS jsonb)"
+    "UPDATE call_attempts SET ai ="
+    " (CASE WHEN jsonb_typeof(ai) = 'object' THEN ai ELSE '{}'::jsonb END)"
+    " || CAST(:keys AS jsonb)"
     " || jsonb_build_object('toolCalls',"
     " coalesce(ai->'toolCalls', '[]'::jsonb) || CAST(:calls AS jsonb))"
     " WHERE id = :id"
 )
 # SQLite (the embedded mode): the same merge with its JSON1 functions
 _MERGE_SQLITE = sa.text(
-    "UPDATE call_attempts SET ai = json_set(json_patch(coalesce(ai, '{}'), :keys),"
+    "UPDATE call_attempts SET ai = json_set(json_patch("
+    " CASE WHEN json_type(ai) = 'object' THEN ai ELSE '{}' END, :keys),"
     " '$.toolCalls', json_insert(coalesce(json_extract(ai, '$.toolCalls'), '[]'),"
     " '$[#]', json(:calls)))"
     " WHERE id = :id"
