@@ -309,14 +309,14 @@ def _connect_and_ask(node: NodeConfig, needs: Needs, timeout: float) -> list[Che
                 data={"from": local},
             ),
         ]  # fmt: skip
-    acl = Check(
-        "esl acl", Status.PASS, f"{local} admitted by the event socket ACL", data={"from": local}
-    )
     if kind != "auth/request":
         return [
             Check("esl connection", Status.FAIL, f"{address}: not an event socket ({kind!r})"),
-            acl,
+            Check("esl acl", Status.SKIP, "not reached", data={"from": local}),
         ]
+    acl = Check(
+        "esl acl", Status.PASS, f"{local} admitted by the event socket ACL", data={"from": local}
+    )
     conn = Connection(
         node.host, node.port, node.password.get_secret_value(), name=node.name,
         connect_timeout=timeout, command_timeout=timeout, idle_timeout=None,

@@ -297,6 +297,7 @@ def test_a_port_that_is_not_an_event_socket_fails() -> None:
     assert ": timed out (is mod_event_socket" in silent.checks[0].detail
     assert web.checks[0].status is Status.FAIL
     assert web.checks[0].detail.endswith(": not an event socket ('')")
+    assert (web.checks[1].name, web.checks[1].status) == ("esl acl", Status.SKIP)
 
 
 def test_a_version_before_1_10_fails() -> None:
