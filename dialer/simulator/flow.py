@@ -148,6 +148,7 @@ def detect(call: Call) -> tuple[str, str, int, str]:
 
 def listen_for_beep(call: Call, window: float) -> bool:
     """``avmd_start``, wait for the beep at most ``window`` seconds, ``avmd_stop``."""
+    call.ch.variables.pop("avmd_detect", None)  # as the script: an earlier run's detection
     call.execute("avmd_start")
     clock = call.switch.clock
     deadline = clock.now() + window

@@ -114,6 +114,7 @@ local answered_at = nil
 
 -- avmd until a beep or `window_ms`: true when it beeped, and the ms it listened
 local function listen_for_beep(window_ms)
+  session:setVariable("avmd_detect", "") -- a detection of an earlier run of the flow
   session:execute("avmd_start")
   local started = now_ms()
   while ready() and session:getVariable("avmd_detect") ~= "TRUE" and now_ms() - started < window_ms do

@@ -139,6 +139,11 @@ def test_without_mod_amd_no_beep_is_undecided_and_goes_on_as_a_human() -> None:
     assert got.stages == ["dialer::amd", "dialer::ivr", "dialer::handoff"]
 
 
+def test_a_detection_left_from_an_earlier_run_does_not_count() -> None:
+    got = run({"avmd_detect": "TRUE"}, AVMD_ONLY, digit="1")  # e.g. a transfer back
+    assert got.event("dialer::amd")["amd_result"] == "NOTSURE"
+
+
 def test_the_avmd_window_defaults_to_the_contract() -> None:
     got = run({}, AVMD_ONLY, digit="1")
     assert got.event("dialer::amd")["amd_ms"] == c.DEFAULTS[c.AVMD_WINDOW_MS]
