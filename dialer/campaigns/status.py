@@ -10,7 +10,7 @@ number that is never called for a reason of its own (``unknown_zone``) or held r
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -66,6 +66,14 @@ class CampaignStatus:
     calls_per_second_last_minute: float
     #: Final recipients / all recipients; 0 before a start, 1 for a finished empty campaign.
     progress: float
+    #: Answered attempts by AMD result (human, machine, unknown_assumed_human).
+    amd_results: dict[str, int] = field(default_factory=dict)
+    #: Attempts by how AMD decided: ``amd`` (mod_amd) or ``avmd`` (the avmd-only fallback of a
+    #: node without mod_amd) — the campaign says which it got.
+    amd_methods: dict[str, int] = field(default_factory=dict)
+    #: Humans handed to a queue: ``abandoned`` (no agent within 2 s of the prompt's end, the
+    #: compliance count) and ``connected``.
+    queue_handoffs: dict[str, int] = field(default_factory=dict)
 
     @property
     def finished(self) -> bool:
@@ -89,6 +97,9 @@ class CampaignStatus:
             "active_calls": self.active_calls,
             "calls_per_second_last_minute": self.calls_per_second_last_minute,
             "progress": self.progress,
+            "amd_results": dict(self.amd_results),
+            "amd_methods": dict(self.amd_methods),
+            "queue_handoffs": dict(self.queue_handoffs),
         }
 
 
@@ -120,6 +131,19 @@ def campaign_status(
             .where(_attempts.c.campaign_id == campaign_id)
             .group_by(_attempts.c.state, _attempts.c.outcome)
         ).all()
+        flow_rows = s.execute(
+            sa.select(
+                _attempts.c.amd_result,
+                _attempts.c.amd_method,
+                _attempts.c.abandoned,
+                sa.func.count(),
+            )
+            .where(
+                _attempts.c.campaign_id == campaign_id,
+                sa.or_(_attempts.c.amd_result.is_not(None), _attempts.c.abandoned.is_not(None)),
+            )
+            .group_by(_attempts.c.amd_result, _attempts.c.amd_method, _attempts.c.abandoned)
+        ).all()
 
     recipients = dict.fromkeys(RECIPIENT_STATUSES, 0)
     final_outcomes: dict[str, int] = {}
@@ -138,6 +162,18 @@ def campaign_status(
         if outcome is not None:
             attempt_outcomes[outcome] = attempt_outcomes.get(outcome, 0) + count
         recent += int(sent or 0)
+
+    amd_results: dict[str, int] = {}
+    amd_methods: dict[str, int] = {}
+    handoffs: dict[str, int] = {}
+    for amd_result, amd_method, abandoned, count in flow_rows:
+        if amd_result is not None:
+            amd_results[amd_result] = amd_results.get(amd_result, 0) + count
+            method = amd_method or "amd"
+            amd_methods[method] = amd_methods.get(method, 0) + count
+        if abandoned is not None:
+            key = "abandoned" if abandoned else "connected"
+            handoffs[key] = handoffs.get(key, 0) + count
 
     total = sum(recipients.values())
     final = sum(recipients[s] for s in FINAL_RECIPIENT_STATUSES)
@@ -159,6 +195,9 @@ def campaign_status(
         active_calls=sum(attempts[state] for state in LIVE_ATTEMPT_STATES),
         calls_per_second_last_minute=recent / 60,
         progress=progress,
+        amd_results=_by_count(amd_results),
+        amd_methods=_by_count(amd_methods),
+        queue_handoffs=_by_count(handoffs),
     )
 
 

@@ -139,6 +139,9 @@ def _print_status(status: CampaignStatus) -> None:
         ("final outcome", status.final_outcomes),
         ("blocked", status.blocked),
         ("call outcome", status.attempt_outcomes),
+        ("AMD result", status.amd_results),
+        ("AMD by", status.amd_methods),
+        ("queue handoff", status.queue_handoffs),
     ):
         if values:
             table = Table(title, "n")

@@ -14,6 +14,7 @@ DEFAULT_MODULES = frozenset(
         "mod_conference",
         "mod_db",
         "mod_dptools",
+        "mod_lua",
         "mod_expr",
         "mod_hash",
         "mod_callcenter",

@@ -79,6 +79,7 @@ def attempt(
     *,
     outcome: str | None = None,
     sent_at: datetime | None = None,
+    **flow: object,
 ) -> None:
     with Session(engine) as s, s.begin():
         row_id, number = s.execute(
@@ -97,6 +98,7 @@ def attempt(
                 attempt_no=attempt_no,
                 state=state,
                 outcome=outcome,
+                **flow,
                 to_number=number,
                 originate_sent_at=sent_at,
             )
@@ -169,8 +171,10 @@ def test_counts_on_a_hand_built_campaign(
     assert set(data) == {
         "campaign_id", "name", "status", "as_of", "started_at", "finished_at", "total",
         "recipients", "final_outcomes", "blocked", "attempts", "attempt_outcomes",
-        "active_calls", "calls_per_second_last_minute", "progress",
+        "active_calls", "calls_per_second_last_minute", "progress", "amd_results",
+        "amd_methods", "queue_handoffs",
     }  # fmt: skip
+    assert status.amd_results == status.amd_methods == status.queue_handoffs == {}
 
     clock.advance(120)
     later = campaign_status(engine, campaign_id, clock=clock)
@@ -265,3 +269,26 @@ def test_completed_campaigns_count_their_finish(
     assert (status.status, status.finished_at, status.progress) == (
         "completed", clock.now(), 1.0
     )  # fmt: skip
+
+
+def test_amd_results_the_method_that_decided_and_abandoned_handoffs(
+    engine: Engine, tmp_path: Path, clock: FrozenClock
+) -> None:
+    """A campaign says which AMD it got: mod_amd, or the avmd-only fallback of a node
+    without it; and how many humans handed to a queue found nobody within 2 s."""
+    campaign_id = make_campaign(engine, tmp_path, clock, 5)
+    start_campaign(engine, campaign_id, clock=clock)
+    ended = {"state": "ended", "outcome": "completed"}
+    attempt(engine, campaign_id, 0, 1, **ended, amd_result="human", amd_method="amd",
+            abandoned=False)  # fmt: skip
+    attempt(engine, campaign_id, 1, 1, **ended, amd_result="human", amd_method="amd",
+            abandoned=True)  # fmt: skip
+    attempt(engine, campaign_id, 2, 1, **ended, amd_result="machine", amd_method="avmd")
+    attempt(engine, campaign_id, 3, 1, **ended, amd_result="unknown_assumed_human",
+            amd_method="avmd")  # fmt: skip
+    attempt(engine, campaign_id, 4, 1, **ended)  # AMD off: counted nowhere
+    status = campaign_status(engine, campaign_id, clock=clock)
+    assert status.amd_results == {"human": 2, "machine": 1, "unknown_assumed_human": 1}
+    assert status.amd_methods == {"amd": 2, "avmd": 2}
+    assert status.queue_handoffs == {"abandoned": 1, "connected": 1}
+    assert status.as_json()["amd_methods"] == {"amd": 2, "avmd": 2}
