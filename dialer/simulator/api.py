@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -133,14 +134,18 @@ def _sched_hangup(switch: Switch, args: str) -> str:
     call = switch.calls.get(words[1]) if len(words) > 1 else None
     if call is None or call.ch.hungup:
         return NO_SUCH_CHANNEL
-    when = words[0]
-    seconds = int(when[1:]) if when[1:].isdigit() else 0
-    if when.startswith("+"):
-        at = switch.clock.now() + seconds
-    else:
-        at = float(int(when)) if when.isdigit() else 0.0  # an epoch; atol() of junk is 0
-    call.schedule_hangup(at, words[2] if len(words) > 2 else "ALLOTTED_TIMEOUT")
+    when, now = words[0], switch.clock.now()
+    seconds = _atol(when[1:])  # as mod_commands: also for an epoch, where 0 means now
+    at = now + seconds if when.startswith("+") else float(_atol(when))
+    cause = words[2] if len(words) > 2 else "ALLOTTED_TIMEOUT"
+    call.schedule_hangup(now if seconds == 0 else at, cause)
     return "+OK\n"
+
+
+def _atol(text: str) -> int:
+    """C ``atol``: the leading integer, 0 when there is none."""
+    match = re.match(r"\s*[+-]?\d+", text)
+    return int(match.group()) if match else 0
 
 
 def _hupall(switch: Switch, args: str) -> str:

@@ -328,6 +328,20 @@ def test_sched_hangup_without_a_cause_is_allotted_timeout_and_plus_0_is_now() ->
         assert causes[second] == "NORMAL_CLEARING"
 
 
+def test_sched_hangup_reads_its_time_as_atol_does() -> None:
+    with node() as live:
+        call_uuid = park(live)
+        assert live.send_api(f"sched_hangup +3.9 {call_uuid} USER_BUSY") == "+OK\n"  # 3 s
+        asked = live.sim.switch.clock.now_us()
+        (hangup,) = [
+            s
+            for s in live.steps_until(call_uuid, "CHANNEL_HANGUP_COMPLETE", timeout=5)
+            if s["Event-Name"] == "CHANNEL_HANGUP_COMPLETE"
+        ]
+        waited = (int(hangup["Event-Date-Timestamp"]) - asked) / 1e6
+        assert 2.5 <= waited <= 3.6, waited
+
+
 def test_sched_hangup_replies() -> None:
     with node() as live:
         assert live.send_api(f"sched_hangup +5 {uuid.uuid4()}") == "-ERR No such channel!\n"
