@@ -173,3 +173,33 @@ def test_a_header_value_with_a_newline_is_never_sent(
                          {"order_id": "7\r\nX-Admin: yes"})  # fmt: skip
     assert (response.status_code, response.json()) == (200, FALLBACK)
     assert crm.received == []
+
+
+def test_the_agent_on_the_line_is_the_one_the_flow_bridged_to(
+    client: TestClient, pg_engine: Engine, crm: Crm
+) -> None:
+    sales_tool = order_tool(crm.url + "/ok", name="sales_lookup")
+    care_tool = order_tool(crm.url + "/ok", name="care_lookup")
+    config = ai_campaign(
+        type="press1",
+        ivr={"actions": {"1": {"ai_agent": "sales"}, "2": {"ai_agent": "care"}}},
+        agents={
+            "sales": {"dial": "sofia/external/sip:sales@ai.example.com", "tools": [sales_tool]},
+            "care": {"dial": "sofia/external/sip:care-{campaign_id}@ai.example.com",
+                     "tools": [care_tool]},
+        },
+    )  # fmt: skip
+    config.pop("handoff")
+    rows = insert_call(pg_engine, config)
+    with pg_engine.begin() as conn:  # what the consumer stores from dialer::handoff
+        conn.execute(
+            sa.text("UPDATE call_attempts SET handoff_target = :t WHERE id = :id"),
+            {"t": f"sofia/external/sip:care-{rows.campaign_id}@ai.example.com",
+             "id": rows.attempt_id},
+        )  # fmt: skip
+    other = tool_call(client, "sales_lookup", rows.attempt_id, {"order_id": "7"})
+    assert other.status_code == 404
+    assert other.json()["message"].endswith("update_lead_status, care_lookup)")
+    mine = tool_call(client, "care_lookup", rows.attempt_id, {"order_id": "7"})
+    assert (mine.status_code, mine.json()["status"]) == (200, "success")
+    assert len(crm.received) == 1
