@@ -1,10 +1,10 @@
 """A customer-defined tool: the CRM request rendered from the tool's templates, and its answer
 turned into what the agent speaks.
 
-The agent platform waits 9 s for the whole reply, so the CRM gets at most ``timeout`` seconds
-(6 by default) for each phase of the exchange. Whatever goes wrong on the CRM's side (a
-timeout, a refused connection, a 5xx) is answered with HTTP 200 and a spoken fallback: the
-agent must say something, and the caller should not hear an error code.
+The agent platform waits 9 s for the whole reply, so the CRM gets at most 2 s to accept the
+connection and ``timeout`` seconds (6 by default) to answer. Whatever goes wrong on the CRM's
+side (a timeout, a refused connection, a 5xx) is answered with HTTP 200 and a spoken
+fallback: the agent must say something, and the caller should not hear an error code.
 """
 
 from __future__ import annotations
@@ -85,7 +85,8 @@ def call_customer_tool(
         log.warning("customer tool request not built tool=%s call=%s error=%s",
                     tool.name, call.attempt_id, exc)
         return failed(error=f"request: {exc}")
-    request.extensions["timeout"] = httpx.Timeout(timeout).as_dict()
+    # connecting gets at most 2 s of the budget, so connect + answer stay inside the 9 s
+    request.extensions["timeout"] = httpx.Timeout(timeout, connect=min(timeout, 2.0)).as_dict()
     try:
         response = client.send(request)
     except httpx.TimeoutException:
