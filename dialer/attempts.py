@@ -42,6 +42,7 @@ from sqlalchemy import (
     event,
     func,
     inspect,
+    literal_column,
     select,
     update,
 )
@@ -178,15 +179,56 @@ def _json_value(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-def _given(names: Iterable[str], p: RowValue) -> dict[Any, Any]:
+#: JSON document columns a write merges its keys into, never replacing the document: other
+#: parts of the product write other keys of ``ai`` (the AI agent's ``toolCalls``).
+MERGED_COLUMNS = frozenset({"ai"})
+
+
+def merged_document(name: str, value: Any, dialect: str) -> Any:
+    """``column`` with the keys of ``value`` (JSON text; NULL leaves the column as it is)."""
+    col = _COLUMNS[name]
+    doc: Any
+    if dialect == "postgresql":
+        doc = func.coalesce(col, literal_column("'{}'::jsonb")).op("||")(sql_cast(value, JSONB))
+    else:
+        doc = func.json_patch(func.coalesce(col, literal_column("'{}'")), value)
+    return func.coalesce(doc, col)
+
+
+def _merged_text(name: str, value: Any) -> Any:
+    """A merged column's value as the statements take it: JSON text."""
+    if name in MERGED_COLUMNS and value is not None and not isinstance(value, str):
+        return json.dumps(value, default=_json_value, sort_keys=True)
+    return value
+
+
+def _given(names: Iterable[str], p: RowValue, dialect: str) -> dict[Any, Any]:
     """``column = COALESCE(row's b_name, column)`` for each attribute name: a row that has
     None for it leaves the column as it is, so rows that give different columns share one
-    statement."""
-    return {_COLUMNS[name]: func.coalesce(p(f"b_{name}"), _COLUMNS[name]) for name in names}
+    statement. A merged column (``MERGED_COLUMNS``) takes the row's keys into its document."""
+    return {
+        _COLUMNS[name]: merged_document(name, p(f"b_{name}"), dialect)
+        if name in MERGED_COLUMNS
+        else func.coalesce(p(f"b_{name}"), _COLUMNS[name])
+        for name in names
+    }
 
 
 def _given_types(names: Iterable[str]) -> dict[str, Any]:
-    return {f"b_{name}": _COLUMNS[name].type for name in names}
+    return {
+        f"b_{name}": Text() if name in MERGED_COLUMNS else _COLUMNS[name].type for name in names
+    }
+
+
+def _dialect(session: Session) -> str:
+    return str(session.get_bind().dialect.name)
+
+
+def _plain_or_merged(name: str, value: Any, dialect: str) -> Any:
+    """One row's value of a column: as it is, or merged into a merged column's document."""
+    if name not in MERGED_COLUMNS:
+        return value
+    return merged_document(name, bindparam(None, _merged_text(name, value), type_=Text), dialect)
 
 
 def expect_rowcount(result: Any, expected: int, what: str) -> None:
@@ -253,7 +295,7 @@ def mark_attempts(session: Session, moves: Sequence[AttemptMove], *, by: str) ->
         }
         for name, value in move.columns.items():
             if value is not None:
-                values[_COLUMNS[name]] = value
+                values[_COLUMNS[name]] = _plain_or_merged(name, value, _dialect(session))
         done = session.connection().execute(
             update(a).where(a.c.id == aid, a.c.state.in_(earlier)).values(values)
         )
@@ -281,7 +323,7 @@ def mark_locked_attempts(
         row.update(b_state=move.state, b_at=move.at)
         for name, value in move.columns.items():
             if value is not None or f"b_{name}" not in row:
-                row[f"b_{name}"] = value
+                row[f"b_{name}"] = _merged_text(name, value)
             given.add(name)
         locked[aid] = (move.state, found[1], found[2])
     if not rows:
@@ -291,13 +333,14 @@ def mark_locked_attempts(
             row.setdefault(f"b_{name}", None)
     a = _ATTEMPTS
     names = sorted(given)
+    dialect = _dialect(session)
 
     def build(p: RowValue) -> Any:
         values: dict[Any, Any] = {
             a.c.state: p("b_state"),
             a.c.state_changed_at: p("b_at"),
             a.c.claimed_by: p("b_by"),
-            **_given(names, p),
+            **_given(names, p, dialect),
         }
         # the lock makes the state known; the compare-and-set stays as the proof
         return update(a).where(a.c.id == p("b_id"), a.c.state == p("b_expected")).values(values)
@@ -382,7 +425,8 @@ class AttemptEnd:
     billsec: int | None = None
     error: str | None = None
     #: more lifecycle facts written by the same UPDATE (CallAttempt attribute names:
-    #: ``core_uuid``, ``started_at``, ``ring_duration_sec``…); None leaves a column as it is
+    #: ``core_uuid``, ``started_at``, ``ring_duration_sec``…); None leaves a column as it is;
+    #: ``ai`` (a mapping or its JSON text) is merged into the document (``MERGED_COLUMNS``)
     columns: Mapping[str, Any] = field(default_factory=dict)
 
     def optional(self) -> dict[str, Any]:
@@ -493,7 +537,7 @@ def finalise_locked_attempts(
             "b_by": by,
         }
         for name, value in end.optional().items():
-            row[f"b_{name}"] = value
+            row[f"b_{name}"] = _merged_text(name, value)
             given.add(name)
         rows.append(row)
         winners.append((aid, found[1], found[2], end))
@@ -504,6 +548,7 @@ def finalise_locked_attempts(
             row.setdefault(f"b_{name}", None)
     a = _ATTEMPTS
     names = sorted(given)
+    dialect = _dialect(session)
 
     def build(p: RowValue) -> Any:
         values: dict[Any, Any] = {
@@ -513,7 +558,7 @@ def finalise_locked_attempts(
             a.c.ended_at: p("b_ended_at"),
             a.c.state_changed_at: p("b_now"),
             a.c.claimed_by: p("b_by"),
-            **_given(names, p),
+            **_given(names, p, dialect),
         }
         # the lock makes the state known; the compare-and-set stays as the proof
         return update(a).where(a.c.id == p("b_id"), a.c.state == p("b_expected")).values(values)
@@ -552,7 +597,7 @@ def _finalise_one(
         a.c.claimed_by: by,
     }
     for name, value in end.optional().items():
-        values[_COLUMNS[name]] = value
+        values[_COLUMNS[name]] = _plain_or_merged(name, value, _dialect(session))
     won = (
         session.connection()
         .execute(

@@ -2,8 +2,10 @@
 
 - One ``ESLClient`` (``event json``) subscribed to only what the lifecycle needs. Its handler
   picks our events (an A leg: ``Unique-ID == variable_dialer_attempt_id``; an originate's
-  BACKGROUND_JOB: ``Job-UUID`` = the attempt id) and appends them to an in-memory queue. It
-  never touches the database: FreeSWITCH drops a listener that falls behind.
+  BACKGROUND_JOB: ``Job-UUID`` = the attempt id; mod_callcenter's ``callcenter::info`` about a
+  member: ``CC-Member-Session-UUID``, the A leg, which the database must know as an attempt)
+  and appends them to an in-memory queue. It never touches the database: FreeSWITCH drops a
+  listener that falls behind.
 - A writer greenlet takes up to ``batch_size`` events or ``batch_wait`` seconds' worth and
   persists them in ONE transaction (:func:`dialer.consumer.store.persist_batch`). A failing
   batch is kept and retried with backoff; events of an attempt the database does not have
@@ -65,13 +67,25 @@ CHANNEL_EVENTS = (
     "CHANNEL_HANGUP_COMPLETE",
 )
 JOB_EVENT = "BACKGROUND_JOB"
-#: The call flow's stage events (stored now; the next stage of the lifecycle reads them).
+CALLCENTER_EVENT = "callcenter::info"
+#: The callcenter actions the lifecycle reads (members-count, agent-offering…: not the call's).
+CALLCENTER_ACTIONS = frozenset(
+    {
+        "member-queue-start",
+        "bridge-agent-start",
+        "bridge-agent-end",
+        "bridge-agent-fail",
+        "member-queue-end",
+    }
+)
+#: The call flow's stage events, and mod_callcenter's about queue members and their agents.
 CUSTOM_SUBCLASSES = (
     "dialer::amd",
     "dialer::ivr",
     "dialer::handoff",
     "dialer::voicemail",
     "dialer::opt_out",
+    CALLCENTER_EVENT,
 )
 
 BATCH_SIZE = 500
@@ -101,10 +115,26 @@ def attempt_of(event: Event) -> uuid.UUID | None:
         if event.get("Job-Command") != "originate":
             return None
         return _uuid(event.job_uuid)
+    if event.key == CALLCENTER_EVENT:
+        return _member_of(event)
     unique_id = event.unique_id
     if not unique_id or unique_id != event.variable("dialer_attempt_id"):
         return None  # another leg (the loopback B leg, a bridged agent) or not ours
     return _uuid(unique_id)
+
+
+def _member_of(event: Event) -> uuid.UUID | None:
+    """The A leg a callcenter::info event is about: its ``CC-Member-Session-UUID``. Member
+    events carry the member's variables, agent events the agent leg's (which mod_callcenter
+    gives our ids through ``cc_export_vars``); an id of someone else's call says it is not ours.
+    Without one, the database decides (an unknown member waits, then is dropped and counted)."""
+    if event.get("CC-Action") not in CALLCENTER_ACTIONS:
+        return None
+    member = event.get("CC-Member-Session-UUID")
+    ours = event.variable("dialer_attempt_id")
+    if not member or (ours is not None and ours != member):
+        return None
+    return _uuid(member)
 
 
 def channel_gone(event: Event) -> bool:

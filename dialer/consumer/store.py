@@ -13,11 +13,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, func, select, text, update
+import sqlalchemy as sa
+from sqlalchemy import Table, Text, bindparam, func, select, text, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from dialer.attempts import (
+    MERGED_COLUMNS,
     AttemptEnd,
     AttemptMove,
     Locked,
@@ -27,6 +30,7 @@ from dialer.attempts import (
     finalise_locked_attempts,
     hold_write_lock,
     mark_locked_attempts,
+    merged_document,
     one_of,
     update_many,
 )
@@ -35,7 +39,9 @@ from dialer.db.models import LIVE_ATTEMPT_STATES, CallAttempt, CallEvent
 from dialer.dnc import insert_dnc_rows
 from dialer.esl.events import Event
 from dialer.leases.backend import LeaseBackend
-from dialer.lifecycle import CallRecord, apply_all
+from dialer.lifecycle import FLOW_COLUMNS, FLOW_EVENTS, CallRecord, apply_all
+from dialer.lifecycle.flow import VARIABLES as FLOW_VARIABLES
+from dialer.lifecycle.machine import HANGUP_EVENT
 from dialer.outcomes import outcome_for_answered
 
 log = logging.getLogger("dialer.consumer")
@@ -61,16 +67,36 @@ _RECORD_COLUMNS = (
     CallAttempt.billsec,
     CallAttempt.hangup_cause,
     CallAttempt.outcome,
+    CallAttempt.claimed_by,
+    CallAttempt.error,
+    *(getattr(CallAttempt, name) for name in FLOW_COLUMNS),
     CallAttempt.campaign_id,
     CallAttempt.campaign_recipient_id,
     CallAttempt.to_number,
     # the one option the consumer needs: not the whole document decoded for every event
     CallAttempt.options["max_duration"].label("max_duration"),
 )
-#: Lifecycle columns the consumer writes besides the state.
-_FACTS = ("core_uuid", "started_at", "answered_at", "ring_duration_sec", "billsec")
+#: Lifecycle columns the consumer writes besides the state: the channel's, the call flow's,
+#: and ``ai`` (merged into the document, see dialer.attempts.MERGED_COLUMNS).
+_FACTS = (
+    "core_uuid", "started_at", "answered_at", "ring_duration_sec", "billsec", *FLOW_COLUMNS, "ai"
+)
 #: The facts an end writes besides those finalise_attempts takes by name.
-_END_FACTS = frozenset({"core_uuid", "started_at", "ring_duration_sec"})
+_END_FACTS = frozenset({"core_uuid", "started_at", "ring_duration_sec", *FLOW_COLUMNS, "ai"})
+#: The stored events an attempt's record is folded from again (with the batch's new ones):
+#: the flow's stage results and the hangup are not all columns (opt-out, voicemail, rounds).
+_HISTORY_EVENTS = (*sorted(FLOW_EVENTS), HANGUP_EVENT)
+#: Variables of a stored event the fold reads (the others are most of its size).
+_HISTORY_VARIABLES = sorted(
+    FLOW_VARIABLES
+    | {
+        f"variable_{name}"
+        for name in (
+            "start_uepoch", "answer_uepoch", "answerusec", "answermsec", "answer_epoch",
+            "answersec", "end_uepoch", "hangup_cause", "billsec",
+        )
+    }
+)  # fmt: skip
 #: States no event changes any more.
 _SETTLED = frozenset({"ended", "cancelled"})
 _ATTEMPTS = cast(Table, CallAttempt.__table__)
@@ -100,14 +126,24 @@ _PG_EVENTS_INSERT = text(
 _FACTS_TYPES = {
     "b_id": _ATTEMPTS.c.id.type,
     "b_expected": _ATTEMPTS.c.state.type,
-    **{f"b_{name}": _ATTEMPTS.c[name].type for name in _FACTS},
+    **{f"b_{name}": _ATTEMPTS.c[name].type for name in _FACTS if name not in MERGED_COLUMNS},
+    **{f"b_{name}": Text() for name in MERGED_COLUMNS},
 }
 
 
-def _facts_update(p: RowValue) -> Any:
-    a = _ATTEMPTS
-    values = {a.c[name]: func.coalesce(p(f"b_{name}"), a.c[name]) for name in _FACTS}
-    return update(a).where(a.c.id == p("b_id"), a.c.state == p("b_expected")).values(values)
+def _facts_update(dialect: str) -> Any:
+    def build(p: RowValue) -> Any:
+        a = _ATTEMPTS
+        values = {
+            a.c[name]: func.coalesce(p(f"b_{name}"), a.c[name])
+            for name in _FACTS
+            if name not in MERGED_COLUMNS
+        }
+        for name in MERGED_COLUMNS:
+            values[a.c[name]] = merged_document(name, p(f"b_{name}"), dialect)
+        return update(a).where(a.c.id == p("b_id"), a.c.state == p("b_expected")).values(values)
+
+    return build
 
 
 @dataclass(frozen=True)
@@ -175,15 +211,17 @@ def persist_batch(
     if not ids:
         return result
     hold_write_lock(session)
+    # the stored flow events come with the rows (read before this batch's are inserted)
+    needs = {item.attempt_id for item in items if _needs_history(item.event)}
     # plain rows, not ORM objects: nothing in the identity map to keep up to date
     rows = {
         row.id: row
         for row in session.connection()
         .execute(
-            select(*_RECORD_COLUMNS)
+            select(*_RECORD_COLUMNS, _history_column(session, needs))
             .where(one_of(session, _ATTEMPTS.c.id, ids))
             .order_by(CallAttempt.id)
-            .with_for_update()
+            .with_for_update(of=_ATTEMPTS)
         )
         .all()
     }
@@ -198,6 +236,7 @@ def persist_batch(
     locked: dict[uuid.UUID, Locked] = {
         aid: (row.state, row.campaign_id, row.campaign_recipient_id) for aid, row in rows.items()
     }
+    history = {aid: _history(row.history) for aid, row in rows.items() if row.history}
     now = clock.now()
     plan = _Plan()
     steps: list[tuple[uuid.UUID, str, CallRecord, CallRecord, list[str]]] = []
@@ -205,12 +244,15 @@ def persist_batch(
         row = rows[attempt_id]
         label = campaign_label(row.campaign_id)
         events.sort(key=lambda e: e.sequence or 0)
-        before = CallRecord.of(row)
+        stored = CallRecord.of(row)
+        # the record as the stored events left it, then the new ones: a stage is emitted once
+        before = apply_all(stored, history[attempt_id])[0] if attempt_id in history else stored
         after, emitted = apply_all(before, events)
-        if after == before:
-            if before.state in _SETTLED:  # ended by someone else: it is not up either
+        if after in (stored, before):
+            if stored.state in _SETTLED:  # ended by someone else: it is not up either
                 result.activity.append((attempt_id, label, False))
             continue
+        before = stored  # what the row holds: the writes are what changes it
         if plan.add(attempt_id, before, after, now=now, max_duration=row.max_duration):
             steps.append((attempt_id, label, before, after, emitted))
     plan.write(session, locked, by=f"consumer:{node}", leases=leases, clock=clock)
@@ -222,6 +264,48 @@ def persist_batch(
         if emitted:
             result.emitted.append((attempt_id, emitted))
     return result
+
+
+def _needs_history(event: Event) -> bool:
+    """The flow's columns and outcome come from all of a call's flow events, not only the new
+    ones: a stage event, or the end, folds the stored ones again."""
+    return event.name == "CUSTOM" or event.name == HANGUP_EVENT
+
+
+def _history_column(session: Session, needs: set[uuid.UUID]) -> Any:
+    """Per attempt in ``needs``: its stored flow events and hangup, as one JSON array of
+    ``[Event-Sequence, payload]`` (PostgreSQL: only the headers the fold reads), in the
+    attempts' own SELECT: no statement more per batch."""
+    e = _EVENTS.alias("h")
+    a = _ATTEMPTS
+    if not needs:
+        return sa.null().label("history")
+    if session.get_bind().dialect.name == "postgresql":
+        kv = func.jsonb_each(e.c.payload).table_valued("key", "value").alias("kv")
+        kept = bindparam("history_vars", _HISTORY_VARIABLES, type_=postgresql.ARRAY(Text()))
+        slim = (
+            select(func.jsonb_object_agg(kv.c.key, kv.c.value))
+            .where(sa.or_(~kv.c.key.startswith("variable_", autoescape=True),
+                          kv.c.key == sa.any_(kept)))
+            .scalar_subquery()
+        )
+        element = func.jsonb_build_array(e.c.event_sequence, slim)
+        agg = func.jsonb_agg(element)
+    else:
+        agg = func.json_group_array(func.json_array(e.c.event_sequence, func.json(e.c.payload)))
+    found = (
+        select(agg)
+        .where(e.c.attempt_id == a.c.id, e.c.name.in_(_HISTORY_EVENTS))
+        .scalar_subquery()
+    )
+    return sa.case((one_of(session, a.c.id, needs), found), else_=sa.null()).label("history")
+
+
+def _history(found: Any) -> list[dict[str, Any]]:
+    """The stored events of ``_history_column``, in Event-Sequence order."""
+    items = json.loads(found) if isinstance(found, str) else found
+    pairs = [(int(seq), payload) for seq, payload in items if isinstance(payload, dict)]
+    return [payload for _, payload in sorted(pairs, key=lambda pair: pair[0])]
 
 
 def _opt_out(
@@ -273,8 +357,13 @@ class _Plan:
         facts = {
             name: getattr(after, name)
             for name in _FACTS
-            if getattr(after, name) is not None and getattr(after, name) != getattr(before, name)
+            if name not in MERGED_COLUMNS
+            and getattr(after, name) is not None
+            and getattr(after, name) != getattr(before, name)
         }
+        ai = _ai(after)
+        if ai is not None and ai != _ai(before):
+            facts["ai"] = json.dumps(ai, sort_keys=True)
         if after.state == "ended" and before.state != "ended":
             assert after.outcome is not None
             self.ends.append(
@@ -313,7 +402,8 @@ class _Plan:
         clock: Clock,
     ) -> None:
         if self.facts:
-            done = update_many(session, _facts_update, self.facts, _FACTS_TYPES)
+            build = _facts_update(session.get_bind().dialect.name)
+            done = update_many(session, build, self.facts, _FACTS_TYPES)
             expect_rowcount(done, len(self.facts), "persist_batch facts")
         moved = mark_locked_attempts(session, self.moves, locked, by=by)
         ended = finalise_locked_attempts(
@@ -325,6 +415,16 @@ class _Plan:
         if leases is not None:
             for ttl, lease_ids in self.answered.items():
                 leases.extend_many(lease_ids, ttl, clock.time())
+
+
+def _ai(record: CallRecord) -> dict[str, str] | None:
+    """The keys of the ``ai`` document this record sets (an AI-agent handoff)."""
+    doc = {
+        key: value
+        for key, value in (("agentId", record.ai_agent_id), ("endReason", record.ai_end_reason))
+        if value is not None
+    }
+    return doc or None
 
 
 def _pg_rows(values: list[dict[str, Any]], items: Iterable[Incoming]) -> str:

@@ -96,6 +96,9 @@ VARIABLES = frozenset(
 #: (16 CFR 310.4(b)(4)(i): two seconds after the greeting ends, i.e. the handoff).
 ABANDON_SECONDS = 2.0
 
+#: ``handoff_reason`` of the flow re-entered at the queue (an AI agent's transfer to a human)
+HANDOFF_REASON_TRANSFER = "transfer"
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _PAGD = "play_and_get_digits"
 _AMD_RANK = {"HUMAN": 2, "MACHINE": 2, "NOTSURE": 1, "": 0}
@@ -131,8 +134,11 @@ class Flow:
     opt_out: str | None = field(default=None, metadata=_MAX)
     voicemail: tuple[int, str] | None = field(default=None, metadata=_MAX)
     beep: bool | None = field(default=None, metadata=_OR)
-    handoff: tuple[str, str] | None = field(default=None, metadata=_MAX)  # (type, target)
-    handoff_at: int | None = field(default=None, metadata=_MIN)
+    # the latest handoff: (µs, type, target); an AI agent may hand the call on to a queue
+    handoff: tuple[int, str, str] | None = field(default=None, metadata=_MAX)
+    queue_handoff_at: int | None = field(default=None, metadata=_MIN)  # µs of the first to a queue
+    ai_target: str | None = field(default=None, metadata=_MAX)  # an AI agent handoff's target
+    ai_transferred: bool | None = field(default=None, metadata=_OR)  # it handed the call on
     queue: str | None = field(default=None, metadata=_MAX)  # mod_callcenter's queue name
     queue_start_at: int | None = field(default=None, metadata=_MIN)  # µs of member-queue-start
     joined_s: int | None = field(default=None, metadata=_MIN)
@@ -229,9 +235,15 @@ def _custom(found: dict[str, Any], subclass: str, headers: Mapping[str, Any], at
         found["beep"] = _text(headers.get("beep")) == "true"
     elif subclass == "dialer::handoff":
         kind = _text(headers.get("handoff_type"))
+        target = _text(headers.get("handoff_target")) or ""
         if kind is not None:
-            found["handoff"] = (kind, _text(headers.get("handoff_target")) or "")
-            found["handoff_at"] = at or None
+            found["handoff"] = (at, kind, target)
+        if kind == "queue":
+            found["queue_handoff_at"] = at or None
+        elif kind == "ai_agent":
+            found["ai_target"] = target or None
+        if _text(headers.get("handoff_reason")) == HANDOFF_REASON_TRANSFER:
+            found["ai_transferred"] = True
 
 
 def _callcenter(found: dict[str, Any], action: str, headers: Mapping[str, Any], at: int) -> None:
@@ -334,9 +346,11 @@ def derive(
     bridged = flow.bridged_at is not None and (
         flow.disposition is None or flow.disposition == "SUCCESS"
     )
-    if kind == "ai_agent":
-        ai["ai_agent_id"] = cols["handoff_target"] or None
-        if ended:
+    if flow.ai_target is not None:
+        ai["ai_agent_id"] = flow.ai_target
+        if flow.ai_transferred or kind == "queue":
+            ai["ai_end_reason"] = "transferred"  # to a human, through the queue
+        elif ended:
             ai["ai_end_reason"] = (
                 (hangup_cause or "UNKNOWN") if bridged else (flow.disposition or "NOT_BRIDGED")
             )
@@ -414,7 +428,7 @@ def _derive_ivr(cols: dict[str, Any], flow: Flow, ended: bool) -> bool:
 
 def _derive_queue(cols: dict[str, Any], flow: Flow, ended_at: datetime | None, ended: bool) -> bool:
     """The queue and handoff columns; True when the call joined a queue."""
-    kind, target = flow.handoff or (None, None)
+    _, kind, target = flow.handoff or (None, None, None)
     if kind is None and flow.queue is not None:
         kind, target = "queue", flow.queue  # transferred into the queue without the flow
     cols["handoff_type"] = kind
@@ -425,8 +439,8 @@ def _derive_queue(cols: dict[str, Any], flow: Flow, ended_at: datetime | None, e
     cols["queue_name"] = (target if kind == "queue" else None) or flow.queue
     cols["queue_id"] = flow.queue or cols["queue_name"]
     entered = _at(flow.queue_start_at) if flow.queue_start_at else _at_s(flow.joined_s)
-    if entered is None and flow.handoff_at:
-        entered = _at(flow.handoff_at)
+    if entered is None and flow.queue_handoff_at:
+        entered = _at(flow.queue_handoff_at)
     cols["queue_entered_at"] = entered
     agent_at = _at(flow.agent_at) if flow.agent_at else _at_s(flow.agent_s)
     answered = bool(flow.cc_answered) or agent_at is not None
@@ -458,10 +472,10 @@ def _derive_queue(cols: dict[str, Any], flow: Flow, ended_at: datetime | None, e
             talked = _seconds(agent_at, ended_at)
             cols["talk_seconds"] = None if talked is None else max(0, round(talked))
     # abandonment: counted from the end of the prompt (the handoff), else from the join
-    if flow.handoff_at and flow.agent_at:
-        gap: float | None = (flow.agent_at - flow.handoff_at) / 1e6
+    if flow.queue_handoff_at and flow.agent_at:
+        gap: float | None = (flow.agent_at - flow.queue_handoff_at) / 1e6
     else:
-        start = _at(flow.handoff_at) if flow.handoff_at else entered
+        start = _at(flow.queue_handoff_at) if flow.queue_handoff_at else entered
         gap = _seconds(start, agent_at)
     if gap is not None:
         cols["abandoned"] = gap > ABANDON_SECONDS
