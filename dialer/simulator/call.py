@@ -84,6 +84,7 @@ class Call:
         # commands the channel has not run yet: FreeSWITCH queues them on the session and
         # runs them in order once the running application returns
         self.pending: list[Command] = []
+        self.keys_used = 0  # of the plan's IVR keys (one per try), over every IVR round
         self.defer_kill = False  # originate still finishing: a kill waits for the park
         self.idle = False  # parked with nothing running: queued session events go out now
         self.avmd = Avmd(self)
@@ -441,12 +442,19 @@ class Call:
         path = parts[5] if len(parts) > 5 else "silence_stream://3000"
         var = parts[7] if len(parts) > 7 else "digits"
         regex = parts[8] if len(parts) > 8 else r"\d"
-        digit, press_at = self.plan.digit, self.plan.digit_after
+        # switch_play_and_get_digits clears ``<var>_invalid`` first and keeps the last
+        # input the regex refused there
+        self.ch.variables.pop(f"{var}_invalid", None)
+        # one key per try: "51" presses 5 (invalid here), then 1 on the next try
+        keys = list(self.plan.digit or "")[self.keys_used :]
+        press_at = self.plan.digit_after
         elapsed = 0.0
         for _ in range(tries):
             prompt_end = elapsed + PROMPT_SECONDS
             window_end = prompt_end + timeout
-            if digit is not None and elapsed <= press_at < window_end:
+            if keys and elapsed <= press_at < window_end:
+                digit = keys.pop(0)
+                self.keys_used += 1
                 if press_at < prompt_end:
                     self.emit(
                         "PLAYBACK_START",
@@ -470,10 +478,12 @@ class Call:
                     self.ch.set_var("read_result", "success")
                     self.ch.set_var(var, digit)
                     return
-                digit = None  # an invalid key: the invalid sound, then the next try
+                # an invalid key: the invalid sound, then the next try (and its key, if any)
+                self.ch.set_var(f"{var}_invalid", digit)
                 elapsed = press_at
                 self.wait(INVALID_SOUND_SECONDS)
                 elapsed += INVALID_SOUND_SECONDS
+                press_at = elapsed + self.plan.digit_after
                 continue
             self._playback(path, PROMPT_SECONDS)
             self.wait(timeout)

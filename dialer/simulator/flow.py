@@ -8,7 +8,8 @@ same names and the same defaults when one is absent.
 ``dialer_avmd_window_ms`` (a beep: ``MACHINE``/``BEEP``; none: ``NOTSURE``/``NO_BEEP``);
 ``MACHINE``: hang up, or the voicemail message after the beep and CUSTOM
 ``dialer::voicemail``; undecided or unset: a human] → the message (no IVR) or
-``play_and_get_digits`` → CUSTOM ``dialer::ivr`` (``ivr_digit``, ``read_result``) → the digit's
+``play_and_get_digits`` (one try per round) → CUSTOM ``dialer::ivr`` (``ivr_digit``,
+``read_result``, ``ivr_invalid``, ``ivr_try``) → the digit's
 action: ``replay`` (the IVR again, ``tries`` rounds at most), ``opt_out`` (CUSTOM
 ``dialer::opt_out``, the confirmation), or a handoff → CUSTOM ``dialer::handoff``
 (``handoff_type``, ``handoff_target``, ``handoff_reason``) → ``callcenter`` with
@@ -178,15 +179,17 @@ def voicemail(call: Call, attempt: list[tuple[str, str]], *, beeped: bool = Fals
 
 
 def ivr(call: Call, attempt: list[tuple[str, str]]) -> None:
+    """One ``play_and_get_digits`` try per round, so every try is counted and says whether
+    it timed out or got a key the menu refuses (``ivr_digit_invalid``)."""
     digits = var(call, fv.IVR_DIGITS)
     tries = var(call, fv.IVR_TRIES)
     rounds = int(tries) if tries.isdigit() else 3
-    for _ in range(max(1, rounds)):
+    for round_no in range(1, max(1, rounds) + 1):
         args = " ".join(
             [
                 "1",
                 "1",
-                tries,
+                "1",
                 var(call, fv.IVR_TIMEOUT_MS),
                 "#",
                 var(call, fv.IVR_PROMPT),
@@ -207,10 +210,12 @@ def ivr(call: Call, attempt: list[tuple[str, str]]) -> None:
                 *attempt,
                 ("ivr_digit", digit),
                 ("read_result", call.ch.variables.get("read_result", "")),
+                ("ivr_invalid", call.ch.variables.get("ivr_digit_invalid", "")),
+                ("ivr_try", str(round_no)),
             ],
         )
         if not digit:
-            break
+            continue  # nothing, or a key the menu refuses: the next try
         action = var(call, fv.digit_var(fv.IVR_ACTION, digit), "")
         if action == "replay":
             continue

@@ -65,7 +65,7 @@ class Plan:
     amd_seconds: float = 1.4
     greeting: float = 10.0  # a machine hangs up this long after answering
     beep: float | None = None  # a machine's beep starts this long after answer (avmd hears it)
-    digit: str | None = "1"
+    digit: str | None = "1"  # several keys: one per IVR try ("51": 5, then 1)
     digit_after: float = 2.0  # after the IVR prompt starts
     hangup_after: float | None = None  # callee hangs up this long after answer (any stage)
     patience: float = 60.0  # a parked human hangs up if nothing happens this long

@@ -201,15 +201,18 @@ local function handoff(reason, kind, target, max_wait, headers, codec)
 end
 
 local function ivr()
+  -- one play_and_get_digits try per round: every try is counted, and a failed one says
+  -- whether it timed out or got a key the menu refuses (ivr_digit_invalid, which
+  -- switch_play_and_get_digits clears first and sets to the refused input)
   local digits = var("dialer_ivr_digits")
   local tries = var("dialer_ivr_tries")
   local rounds = tries:match("^%d+$") and tonumber(tries) or 3
-  for _ = 1, math.max(1, rounds) do
+  for round = 1, math.max(1, rounds) do
     if not ready() then
       return
     end
     local args = table.concat({
-      "1", "1", tries, var("dialer_ivr_timeout_ms"), "#",
+      "1", "1", "1", var("dialer_ivr_timeout_ms"), "#",
       var("dialer_ivr_prompt"), var("dialer_ivr_invalid_message"),
       "ivr_digit", "[" .. digits .. "]", "3000",
     }, " ")
@@ -217,34 +220,40 @@ local function ivr()
     session:setVariable("ivr_digit", "")
     session:execute("play_and_get_digits", args)
     local digit = session:getVariable("ivr_digit") or ""
+    -- DTMF keys only (0-9 * # A-D): nothing the event application would split on
+    local invalid = (session:getVariable("ivr_digit_invalid") or ""):gsub("[^%w%*#]", "")
     custom("dialer::ivr", {
       { "dialer_attempt_id", attempt },
       { "ivr_digit", digit },
       { "read_result", session:getVariable("read_result") or "" },
+      { "ivr_invalid", invalid },
+      { "ivr_try", tostring(round) },
     })
-    if digit == "" or not ready() then
+    if not ready() then
       return
     end
-    local action = var(digit_var("dialer_ivr_action_", digit), "")
-    if action == "opt_out" then
-      custom("dialer::opt_out", { { "dialer_attempt_id", attempt }, { "ivr_digit", digit } })
-      local message = var("dialer_opt_out_message")
-      if message ~= "" then
-        session:execute("playback", message)
+    if digit ~= "" then
+      local action = var(digit_var("dialer_ivr_action_", digit), "")
+      if action == "opt_out" then
+        custom("dialer::opt_out", { { "dialer_attempt_id", attempt }, { "ivr_digit", digit } })
+        local message = var("dialer_opt_out_message")
+        if message ~= "" then
+          session:execute("playback", message)
+        end
+        return
       end
-      return
-    end
-    if action == "" then
-      -- a valid digit without its own action goes to the campaign's handoff
-      handoff("campaign", handoff_vars(nil))
-      return
-    end
-    if HANDOFF_ACTIONS[action] then
-      handoff("ivr", handoff_vars(digit))
-      return
-    end
-    if action ~= "replay" then
-      return -- an action this flow does not know
+      if action == "" then
+        -- a valid digit without its own action goes to the campaign's handoff
+        handoff("campaign", handoff_vars(nil))
+        return
+      end
+      if HANDOFF_ACTIONS[action] then
+        handoff("ivr", handoff_vars(digit))
+        return
+      end
+      if action ~= "replay" then
+        return -- an action this flow does not know
+      end
     end
   end
 end

@@ -6,7 +6,8 @@ usage: lua harness.lua <script> <case>, where <case> is a Lua table literal:
   { vars = {name = value, ...}, modules = {"mod_avmd", ...},
     amd = {ms = 1400, result = "HUMAN", cause = "HUMAN"},  -- what mod_amd decides, when
     beep_ms = 3000,             -- ms after answer the beep is heard (avmd), or nil
-    digit = "1" }               -- what play_and_get_digits reads, or nil
+    digit = "1",                -- what every play_and_get_digits reads, or nil
+    keys = "51" }               -- or one key per play_and_get_digits: 5, then 1
 Prints one line per application ("APP <name> <data>") and per custom event
 ("EVENT <subclass> <k>=<v>|<k>=<v>..."), then "VARS <name>=<value>|..." for the dialer's own.
 The clock moves only with amd and sleep, in ms.
@@ -86,10 +87,28 @@ function Session:execute(app, data)
     avmd_on = false
   elseif app == "play_and_get_digits" then
     advance(3000)
-    if case.digit then
-      vars["ivr_digit"] = case.digit
+    -- as switch_play_and_get_digits: <var>_invalid cleared first, set to a refused key
+    vars["ivr_digit_invalid"] = nil
+    local key = case.digit
+    if case.keys then -- one key per call: "51" is 5, then 1, then nothing
+      key = case.keys:sub(1, 1)
+      case.keys = case.keys:sub(2)
+      if key == "" then
+        key = nil
+      end
+    end
+    local words = {}
+    for word in data:gmatch("%S+") do
+      words[#words + 1] = word
+    end
+    local class = words[9] or "[0-9]"
+    if key and key:match("^" .. class:gsub("%%", "%%%%") .. "$") then
+      vars["ivr_digit"] = key
       vars["read_result"] = "success"
     else
+      if key then
+        vars["ivr_digit_invalid"] = key
+      end
       vars["read_result"] = "failure"
     end
   end

@@ -201,3 +201,34 @@ def test_entry_queue_goes_straight_to_the_queue() -> None:
 def test_an_empty_entry_runs_the_whole_flow() -> None:
     got = run({c.ENTRY: ""}, BOTH, amd=HUMAN_AMD, digit="1")
     assert got.apps[0] == ("answer", "")
+
+
+def test_each_ivr_try_is_one_round_with_its_refused_key() -> None:
+    """One play_and_get_digits try per round (tries=1 in its arguments): a refused key is
+    reported from ``ivr_digit_invalid``, every try is counted, the valid key then acts."""
+    variables = {
+        c.IVR_DIGITS: "1",
+        c.IVR_TRIES: "3",
+        c.digit_var(c.IVR_ACTION, "1"): "opt_out",
+    }
+    got = run(variables, BOTH, amd=HUMAN_AMD, keys="51")
+    tries = [fields for name, fields in got.events if name == "dialer::ivr"]
+    assert [(t["ivr_try"], t["ivr_digit"], t["ivr_invalid"], t["read_result"]) for t in tries] == [
+        ("1", "", "5", "failure"),
+        ("2", "1", "", "success"),
+    ]
+    assert got.stages == ["dialer::amd", "dialer::ivr", "dialer::ivr", "dialer::opt_out"]
+    pagd = [data for app, data in got.apps if app == "play_and_get_digits"]
+    assert len(pagd) == 2
+    assert all(data.split()[2] == "1" for data in pagd)
+
+
+def test_no_input_is_every_try_timed_out() -> None:
+    got = run({c.IVR_TRIES: "3"}, BOTH, amd=HUMAN_AMD)
+    tries = [fields for name, fields in got.events if name == "dialer::ivr"]
+    assert [(t["ivr_try"], t["ivr_digit"], t["ivr_invalid"]) for t in tries] == [
+        ("1", "", ""),
+        ("2", "", ""),
+        ("3", "", ""),
+    ]
+    assert "dialer::handoff" not in got.stages

@@ -33,8 +33,9 @@ SCENARIO = Scenario.from_dict(
         "numbers": {
             "human1": {**HUMAN, "digit": "1"},
             "human2": {**HUMAN, "digit": "2"},
-            "human8": {**HUMAN, "digit": "8"},
+            "human8": {**HUMAN, "digit": "88"},  # 8 on each of two tries
             "human9": {**HUMAN, "digit": "9"},
+            "human51": {**HUMAN, "digit": "51"},  # 5 (refused), then 1
             "silent": {**HUMAN, "digit": None},
             "slow_amd": {**HUMAN, "digit": "1", "amd_seconds": 6.0},
             "long_talk": {**HUMAN, "digit": "1", "talk": 600.0},
@@ -132,7 +133,7 @@ def test_press1_human_presses_1_and_reaches_the_campaign_queue() -> None:
     ]  # fmt: skip
     assert ran[4] == (
         "play_and_get_digits",
-        "1 1 2 5000 # sounds/offer.wav sounds/invalid.wav ivr_digit [129] 3000",
+        "1 1 1 5000 # sounds/offer.wav sounds/invalid.wav ivr_digit [129] 3000",
     )
     # at the handoff the flow's cap gives way to what is left of max_duration (300 s)
     assert ran[5][0] == "sched_cancel"
@@ -290,3 +291,33 @@ def test_max_duration_ends_the_handed_off_call() -> None:
     hangup = steps[-1]
     assert hangup["Hangup-Cause"] == "ALLOTTED_TIMEOUT"
     assert 19 <= int(hangup["variable_billsec"]) <= 21
+
+
+def test_an_invalid_key_then_a_valid_one_is_two_counted_tries() -> None:
+    """One play_and_get_digits try per round: the refused key is reported
+    (``ivr_invalid``, from ``ivr_digit_invalid``), then the valid one wins."""
+    data = minimal(type="press1", ivr={"digits": "1", "tries": 3, "actions": {"1": "opt_out"}})
+    steps = call("human51", data)
+    assert whats(steps) == [
+        "dialer::amd",
+        "DTMF",
+        "dialer::ivr",
+        "DTMF",
+        "dialer::ivr",
+        "dialer::opt_out",
+        "CHANNEL_HANGUP_COMPLETE",
+    ]
+    first, second = [s for s in steps if s.get("Event-Subclass") == "dialer::ivr"]
+    assert (first["ivr_digit"], first["ivr_invalid"], first["ivr_try"]) == ("", "5", "1")
+    assert first["read_result"] == "failure"
+    assert (second["ivr_digit"], second["ivr_invalid"], second["ivr_try"]) == ("1", "", "2")
+    assert second["read_result"] == "success"
+
+
+def test_no_input_is_one_timed_out_try_per_round() -> None:
+    data = minimal(type="press1", ivr={"digits": "1", "tries": 3, "actions": {"1": "opt_out"}})
+    steps = call("silent", data)
+    tries = [s for s in steps if s.get("Event-Subclass") == "dialer::ivr"]
+    assert [(t["ivr_try"], t["ivr_digit"], t["ivr_invalid"]) for t in tries] == [
+        ("1", "", ""), ("2", "", ""), ("3", "", ""),
+    ]  # fmt: skip

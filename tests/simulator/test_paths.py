@@ -147,25 +147,29 @@ def test_ivr_timeout_without_a_digit() -> None:
         frames = c.until(lambda f: event_name(f) == "CHANNEL_HANGUP_COMPLETE", timeout=5)
     assert "DTMF" not in [event_name(f) for f in frames]
     start = next(f for f in frames if b"Application: play_and_get_digits\n" in f)
-    done = next(
+    runs = [
         f
         for f in frames
         if event_name(f) == "CHANNEL_EXECUTE_COMPLETE"
         and b"Application: play_and_get_digits\n" in f
-    )
+    ]
+    assert len(runs) == 3  # the flow runs one try per round, three tries
+    done = runs[-1]
     result = _headers(done)
     assert result["variable_read_result"] == "failure"
     assert "variable_ivr_digit" not in result
     # 05a: 3 x (3 s prompt + 4 s timeout + 250 ms invalid sound), ~22 s in switch time; the
     # upper bound is scheduling slack (1 ms of real time is 0.1 s at this scale)
     assert 21.75 <= _stamp(done) - _stamp(start) <= 23.0
-    ivr = next(f for f in frames if b"Event-Subclass: dialer%3A%3Aivr\n" in f)
-    fields = _headers(ivr)
+    tries = [f for f in frames if b"Event-Subclass: dialer%3A%3Aivr\n" in f]
+    assert len(tries) == 3
+    fields = _headers(tries[-1])
     assert (fields["dialer_attempt_id"], fields["ivr_digit"], fields["read_result"]) == (
         "a-silent",
         "",
         "failure",
     )
+    assert (fields["ivr_try"], fields["ivr_invalid"]) == ("3", "")
     assert b"dialer%3A%3Ahandoff" not in b"".join(frames)  # no digit: no hand-off
     hangup = _headers(frames[-1])
     assert hangup["Hangup-Cause"] == "NORMAL_CLEARING"
