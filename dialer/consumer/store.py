@@ -5,6 +5,7 @@ No ESL here and no greenlets: functions of a session, so they are tested and ret
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import uuid
@@ -31,7 +32,6 @@ from dialer.attempts import (
     hold_write_lock,
     mark_locked_attempts,
     merged_document,
-    one_of,
     update_many,
 )
 from dialer.clock import Clock
@@ -131,16 +131,18 @@ _FACTS_TYPES = {
 }
 
 
-def _facts_update(dialect: str) -> Any:
+def _facts_update(names: Sequence[str], dialect: str) -> Any:
+    """More facts, same state, for the columns ``names`` (those some row of the batch gives:
+    the statement stays small, and its text is one of a few)."""
+
     def build(p: RowValue) -> Any:
         a = _ATTEMPTS
         values = {
-            a.c[name]: func.coalesce(p(f"b_{name}"), a.c[name])
-            for name in _FACTS
-            if name not in MERGED_COLUMNS
+            a.c[name]: merged_document(name, p(f"b_{name}"), dialect)
+            if name in MERGED_COLUMNS
+            else func.coalesce(p(f"b_{name}"), a.c[name])
+            for name in names
         }
-        for name in MERGED_COLUMNS:
-            values[a.c[name]] = merged_document(name, p(f"b_{name}"), dialect)
         return update(a).where(a.c.id == p("b_id"), a.c.state == p("b_expected")).values(values)
 
     return build
@@ -218,10 +220,8 @@ def persist_batch(
         row.id: row
         for row in session.connection()
         .execute(
-            select(*_RECORD_COLUMNS, _history_column(session, needs))
-            .where(one_of(session, _ATTEMPTS.c.id, ids))
-            .order_by(CallAttempt.id)
-            .with_for_update(of=_ATTEMPTS)
+            _locking_select(session.get_bind().dialect.name),
+            {"b_ids": sorted(ids), "b_needs": sorted(needs)},
         )
         .all()
     }
@@ -272,33 +272,46 @@ def _needs_history(event: Event) -> bool:
     return event.name == "CUSTOM" or event.name == HANGUP_EVENT
 
 
-def _history_column(session: Session, needs: set[uuid.UUID]) -> Any:
-    """Per attempt in ``needs``: its stored flow events and hangup, as one JSON array of
-    ``[Event-Sequence, payload]`` (PostgreSQL: only the headers the fold reads), in the
-    attempts' own SELECT: no statement more per batch."""
+@functools.cache
+def _locking_select(dialect: str) -> Any:
+    """The attempts of a batch (``:b_ids``), locked, with ``history``: for those in
+    ``:b_needs``, their stored flow events and hangup as one JSON array of ``[Event-Sequence,
+    payload]`` (PostgreSQL: only the headers the fold reads). One statement, built once per
+    dialect: the same text for every batch."""
     e = _EVENTS.alias("h")
     a = _ATTEMPTS
-    if not needs:
-        return sa.null().label("history")
-    if session.get_bind().dialect.name == "postgresql":
+    if dialect == "postgresql":
+        ids = bindparam("b_ids", type_=postgresql.ARRAY(a.c.id.type))
+        needs = bindparam("b_needs", type_=postgresql.ARRAY(a.c.id.type))
         kv = func.jsonb_each(e.c.payload).table_valued("key", "value").alias("kv")
-        kept = bindparam("history_vars", _HISTORY_VARIABLES, type_=postgresql.ARRAY(Text()))
+        kept = sa.literal(_HISTORY_VARIABLES, type_=postgresql.ARRAY(Text()))
         slim = (
             select(func.jsonb_object_agg(kv.c.key, kv.c.value))
-            .where(sa.or_(~kv.c.key.startswith("variable_", autoescape=True),
-                          kv.c.key == sa.any_(kept)))
+            .where(
+                sa.or_(
+                    ~kv.c.key.startswith("variable_", autoescape=True), kv.c.key == sa.any_(kept)
+                )
+            )
             .scalar_subquery()
         )
-        element = func.jsonb_build_array(e.c.event_sequence, slim)
-        agg = func.jsonb_agg(element)
+        agg = func.jsonb_agg(func.jsonb_build_array(e.c.event_sequence, slim))
+        picked, wanted = a.c.id == sa.any_(ids), a.c.id == sa.any_(needs)
     else:
         agg = func.json_group_array(func.json_array(e.c.event_sequence, func.json(e.c.payload)))
+        picked = a.c.id.in_(bindparam("b_ids", expanding=True))
+        wanted = a.c.id.in_(bindparam("b_needs", expanding=True))
     found = (
         select(agg)
         .where(e.c.attempt_id == a.c.id, e.c.name.in_(_HISTORY_EVENTS))
         .scalar_subquery()
     )
-    return sa.case((one_of(session, a.c.id, needs), found), else_=sa.null()).label("history")
+    history = sa.case((wanted, found), else_=sa.null()).label("history")
+    return (
+        select(*_RECORD_COLUMNS, history)
+        .where(picked)
+        .order_by(CallAttempt.id)
+        .with_for_update(of=_ATTEMPTS)
+    )
 
 
 def _history(found: Any) -> list[dict[str, Any]]:
@@ -386,7 +399,7 @@ class _Plan:
                 self.answered.setdefault(talk + ANSWERED_LEASE_SLACK, []).append(str(attempt_id))
             return True
         if facts:
-            row = {f"b_{name}": facts.get(name) for name in _FACTS}
+            row = {f"b_{name}": value for name, value in facts.items()}
             row.update(b_id=attempt_id, b_expected=before.state)
             self.facts.append(row)
             return True
@@ -402,8 +415,13 @@ class _Plan:
         clock: Clock,
     ) -> None:
         if self.facts:
-            build = _facts_update(session.get_bind().dialect.name)
-            done = update_many(session, build, self.facts, _FACTS_TYPES)
+            given = [n for n in _FACTS if any(f"b_{n}" in row for row in self.facts)]
+            for row in self.facts:  # every row has every value
+                for name in given:
+                    row.setdefault(f"b_{name}", None)
+            build = _facts_update(given, session.get_bind().dialect.name)
+            types = {k: t for k, t in _FACTS_TYPES.items() if k in self.facts[0]}
+            done = update_many(session, build, self.facts, types)
             expect_rowcount(done, len(self.facts), "persist_batch facts")
         moved = mark_locked_attempts(session, self.moves, locked, by=by)
         ended = finalise_locked_attempts(

@@ -100,6 +100,7 @@ ABANDON_SECONDS = 2.0
 HANDOFF_REASON_TRANSFER = "transfer"
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_HANGUP = "CHANNEL_HANGUP_COMPLETE"
 _PAGD = "play_and_get_digits"
 _AMD_RANK = {"HUMAN": 2, "MACHINE": 2, "NOTSURE": 1, "": 0}
 _VOICEMAIL_RANK = {"left": 2, "nothing_to_leave": 1}
@@ -190,6 +191,8 @@ EMPTY = Flow()
 
 def read(name: str, headers: Mapping[str, Any]) -> Flow | None:
     """The flow evidence of one event (None: it says nothing about the flow)."""
+    if name != "CUSTOM" and name != _HANGUP:
+        return None  # progress and answer: the hangup carries the same variables, and more
     subclass = _text(headers.get("Event-Subclass")) if name == "CUSTOM" else None
     if name == "CUSTOM" and subclass not in FLOW_EVENTS:
         return None
@@ -207,7 +210,7 @@ def read(name: str, headers: Mapping[str, Any]) -> Flow | None:
         return Flow(**found) if found else None
     if subclass is not None:
         _custom(found, subclass, headers, at)
-    _variables(found, headers, at, hangup=name == "CHANNEL_HANGUP_COMPLETE")
+    _variables(found, headers, at, hangup=name == _HANGUP)
     return Flow(**found) if found else None
 
 
@@ -336,8 +339,10 @@ def derive(
     hangup_cause: str | None,
 ) -> Derived:
     """The columns from the merged evidence. ``ended`` with ``answered_at``: the outcome too."""
-    cols: dict[str, Any] = dict.fromkeys(FLOW_COLUMNS)
     answered = answered_at is not None
+    if flow is EMPTY:  # most events of most calls: nothing to derive
+        return _NOTHING_ENDED if ended and answered else _NOTHING
+    cols: dict[str, Any] = dict.fromkeys(FLOW_COLUMNS)
     _derive_amd(cols, flow, answered_at, answered and ended)
     ivr_final = _derive_ivr(cols, flow, ended)
     queued = _derive_queue(cols, flow, ended_at, ended)
@@ -367,6 +372,10 @@ def derive(
     if ended and answered:
         outcome = _outcome(cols, flow, queued, bridged)
     return Derived(cols, ai, frozenset(stages), outcome)
+
+
+_NOTHING = Derived({}, {}, frozenset(), None)
+_NOTHING_ENDED = Derived({}, {}, frozenset(), "completed")
 
 
 def _derive_amd(cols: dict[str, Any], flow: Flow, answered_at: datetime | None, over: bool) -> None:

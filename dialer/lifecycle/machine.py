@@ -119,11 +119,8 @@ class CallRecord:
             and by.startswith(CONSUMER_PREFIX)
             and getattr(attempt, "error", None) is None
         )
-        flow_columns = {
-            name: getattr(attempt, name) for name in FLOW_COLUMNS if hasattr(attempt, name)
-        }
-        if flow_columns.get("amd_enabled") is None:
-            flow_columns["amd_enabled"] = False
+        flow_columns: dict[str, Any] = {name: getattr(attempt, name, None) for name in FLOW_COLUMNS}
+        flow_columns["amd_enabled"] = bool(flow_columns["amd_enabled"])
         return cls(
             state=state,
             core_uuid=attempt.core_uuid,

@@ -426,3 +426,22 @@ def test_a_late_member_queue_end_merges_into_the_ended_record() -> None:
                 _Row(early, claimed_by="sweeper")):
         final = CallRecord.of(row)
         assert apply(final, late) == (final, [])
+
+
+def test_an_ai_agent_hands_the_call_to_a_queue() -> None:
+    """The flow re-entered at the queue (handoff_reason transfer): the latest handoff decides
+    the outcome, the AI agent stays in ``ai``, abandonment counts from the queue handoff."""
+    target, q = "sofia/gateway/ai/agent-7", "sales@default"
+    transfer = _handoff("queue", q, at=20.0)
+    transfer["handoff_reason"] = "transfer"
+    start = callcenter("member-queue-start", 20.1, **{"CC-Queue": q})
+    start["Unique-ID"] = start["CC-Member-Session-UUID"]
+    agent = callcenter("bridge-agent-start", 21.0, **{"CC-Queue": q, "CC-Agent": "a@default"})
+    record, emitted = fold(call(ivr_round(7.0, "1", "success"), _handoff("ai_agent", target),
+                                transfer, start, agent, end=hangup(40.0)))
+    assert (record.outcome, record.handoff_type, record.handoff_target) == (
+        "agent_answered", "queue", q
+    )
+    assert (record.ai_agent_id, record.ai_end_reason) == (target, "transferred")
+    assert record.abandoned is False  # 1 s after the queue handoff, not 13.5 s after the AI's
+    assert emitted[-3:] == [QUEUE_JOINED, AGENT_ANSWERED, COMPLETED]
