@@ -130,6 +130,7 @@ class Flow:
     amd_at: int | None = field(default=None, metadata=_MIN)  # µs of dialer::amd
     amd_method: str | None = field(default=None, metadata=_MAX)
     rounds: frozenset[Round] | None = field(default=None, metadata=_UNION)
+    ivr_try: int | None = field(default=None, metadata=_MAX)  # the flow's own try count
     snapshot: Snapshot | None = field(default=None, metadata=_MAX)  # the latest variables seen
     end_snapshot: Snapshot | None = field(default=None, metadata=_MAX)  # the hangup's
     opt_out: str | None = field(default=None, metadata=_MAX)
@@ -226,9 +227,13 @@ def _custom(found: dict[str, Any], subclass: str, headers: Mapping[str, Any], at
     elif subclass == "dialer::ivr":
         digit = _text(headers.get("ivr_digit")) or ""
         result = _text(headers.get("read_result")) or ""
-        invalid = _text(headers.get("variable_ivr_digit_invalid")) or ""
+        # the refused key: the flow's own field, else the switch's variable (older flows)
+        invalid = _text(headers.get("ivr_invalid"))
+        if invalid is None and "ivr_invalid" not in headers:
+            invalid = _text(headers.get("variable_ivr_digit_invalid"))
         seq = _int(headers.get("Event-Sequence")) or 0
-        found["rounds"] = frozenset({(at, seq, digit, result, invalid)})
+        found["rounds"] = frozenset({(at, seq, digit, result, invalid or "")})
+        found["ivr_try"] = _int(headers.get("ivr_try"))
     elif subclass == "dialer::opt_out":
         found["opt_out"] = _text(headers.get("ivr_digit")) or "?"
     elif subclass == "dialer::voicemail":
@@ -420,14 +425,17 @@ def _derive_ivr(cols: dict[str, Any], flow: Flow, ended: bool) -> bool:
             result = _round_result(digit, read_result, invalid)
             digits = [digit] if digit else []
     end = flow.end_snapshot
-    if end is not None and end[4] == _PAGD and not end[1] and end[2] not in ("failure", "timeout"):
-        result = "caller_hangup"  # hung up while a round was playing (05b)
+    # the call ended inside play_and_get_digits: no read_result yet (05b), or a try the flow
+    # never reported (it reports each one at once, so the hangup came during it); a
+    # read_result without the flow's events is a read that ended first (05a)
+    if end is not None and end[4] == _PAGD and not end[1] and (not end[2] or rounds):
+        result = "caller_hangup"
     if result is None and flow.opt_out is not None:
         result = "digit_pressed"
     cols["ivr_result"] = result
     cols["ivr_digit"] = digits[-1] if digits else flow.opt_out
     if result is not None:
-        cols["ivr_attempts"] = max(1, len(rounds))
+        cols["ivr_attempts"] = max(1, len(rounds), flow.ivr_try or 0)
     # a round without a digit is the IVR's last; a digit is final once the flow moved on
     moved_on = (
         flow.handoff is not None or flow.queue is not None or flow.opt_out is not None or ended

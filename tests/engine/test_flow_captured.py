@@ -445,3 +445,25 @@ def test_an_ai_agent_hands_the_call_to_a_queue() -> None:
     assert (record.ai_agent_id, record.ai_end_reason) == (target, "transferred")
     assert record.abandoned is False  # 1 s after the queue handoff, not 13.5 s after the AI's
     assert emitted[-3:] == [QUEUE_JOINED, AGENT_ANSWERED, COMPLETED]
+
+
+def test_one_try_per_round_as_the_flow_reports_them() -> None:
+    """The flow reports each play_and_get_digits try (ivr_try, ivr_invalid): a refused key is
+    ``invalid``; a hangup during a try it never reported is the caller's, even after a
+    failed try left read_result=failure on the channel."""
+    def attempt(at: float, n: int, invalid: str) -> dict[str, str]:
+        event = ivr_round(at, "", "failure")
+        event.update(ivr_try=str(n), ivr_invalid=invalid)
+        event.pop("variable_ivr_digit_invalid", None)
+        return event
+
+    first, second = attempt(7.0, 1, ""), attempt(14.0, 2, "7")
+    end = hangup(15.0, ivr_digit="", read_result="failure", current_application="hangup")
+    record, _ = fold(call(first, second, end=end))
+    assert (record.ivr_result, record.ivr_attempts, record.outcome) == (
+        "invalid", 2, "ivr_timeout"
+    )
+    during = hangup(16.0, ivr_digit="", read_result="failure",
+                    current_application="play_and_get_digits")
+    record, _ = fold(call(first, second, end=during))
+    assert (record.ivr_result, record.outcome) == ("caller_hangup", "ivr_hangup")
