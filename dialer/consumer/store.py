@@ -207,6 +207,14 @@ def persist_batch(
     The statements do not grow with the attempts: the attempts are read and locked at once
     (in id order: no deadlock between batches), what each one becomes is decided in Python
     under that lock, and the moves, the fact updates and the ends are one executemany each.
+
+    The call flow's columns (AMD, IVR, queue, handoff, abandonment, ``ai``) and an answered
+    call's outcome depend on all of its flow events, not only this batch's: an attempt with a
+    CUSTOM event or its hangup in the batch comes with its stored flow events and hangup (in
+    the same SELECT), the record is folded from those first (what earlier batches emitted),
+    then from the new ones (what this batch emits). An attempt this consumer ended takes late
+    details (``member-queue-end`` after the hangup) with a plain facts UPDATE; its end and
+    outcome stay (``CallRecord.of``).
     """
     result = BatchResult()
     ids = {item.attempt_id for item in items}
