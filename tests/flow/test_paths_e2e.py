@@ -1,0 +1,228 @@
+"""Every path of the call flow, end to end: a CSV list, a press-1 campaign from YAML, ``dialer
+run --simulate`` (scheduler, originate worker, simulator over TCP, consumer, one process) with
+a scenario that forces each number down one path; the stored attempt says what happened.
+
+One number per path, so a wrong outcome names its path. The simulator runs the same flow
+variables the shipped Lua flow reads (tests/freeswitch keeps the two in step).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+import yaml
+from sqlalchemy.orm import Session
+
+from dialer.db.engine import make_engine
+from dialer.db.models import CallAttempt, DncNumber
+
+START = "2026-06-02T11:00:00-04:00"  # a Tuesday, inside every window
+
+
+@dataclass(frozen=True)
+class Route:
+    number: str
+    plan: dict[str, Any]
+    outcome: str
+    amd: str | None = "human"
+    ivr: str | None = None
+    queue: str | None = None
+
+
+HUMAN = {"outcome": "answer", "ring": 1.0, "machine": False, "amd_seconds": 1.4}
+PATHS = {
+    "press1_agent": Route(
+        "+12125550101",
+        {**HUMAN, "digit": "1", "digit_after": 1.0, "agent": True, "queue_wait": 1.0,
+         "talk": 20.0},
+        "agent_answered", ivr="digit_pressed", queue="answered",
+    ),
+    "no_input": Route(
+        "+12125550102", {**HUMAN, "digit": None}, "ivr_timeout", ivr="timeout"
+    ),
+    "ivr_hangup": Route(
+        "+12125550103", {**HUMAN, "digit": None, "hangup_after": 3.0}, "ivr_hangup",
+        ivr="caller_hangup",
+    ),
+    "machine_voicemail": Route(
+        "+12125550104",
+        {"outcome": "answer", "ring": 1.0, "machine": True, "amd_cause": "MAXWORDS",
+         "amd_seconds": 1.8, "beep": 6.0, "greeting": 8.0},
+        "voicemail_left", amd="machine",
+    ),
+    "amd_undecided": Route(
+        "+12125550105",
+        {**HUMAN, "amd_seconds": 9.0, "digit": "1", "digit_after": 1.0, "agent": True,
+         "queue_wait": 1.0, "talk": 10.0},
+        "agent_answered", amd="unknown_assumed_human", ivr="digit_pressed", queue="answered",
+    ),
+    "queue_timeout": Route(
+        "+12125550106", {**HUMAN, "digit": "1", "digit_after": 1.0, "agent": False},
+        "queue_timeout", ivr="digit_pressed", queue="timeout",
+    ),
+    "queue_hangup": Route(
+        "+12125550107",
+        {**HUMAN, "digit": "1", "digit_after": 1.0, "agent": True, "queue_wait": 60.0,
+         "hangup_after": 20.0},
+        "queue_hangup", ivr="digit_pressed", queue="caller_hangup",
+    ),
+    "invalid_then_valid": Route(
+        "+12125550111",
+        {**HUMAN, "digit": "51", "digit_after": 1.0, "agent": True, "queue_wait": 1.0,
+         "talk": 10.0},
+        "agent_answered", ivr="digit_pressed", queue="answered",
+    ),
+    "only_invalid": Route(
+        "+12125550112", {**HUMAN, "digit": "55", "digit_after": 1.0}, "ivr_timeout",
+        ivr="invalid",
+    ),
+    "opt_out": Route(
+        "+12125550108", {**HUMAN, "digit": "9", "digit_after": 1.0}, "opted_out",
+        ivr="digit_pressed",
+    ),
+    "extension": Route(
+        "+12125550109", {**HUMAN, "digit": "2", "digit_after": 1.0, "talk": 10.0},
+        "transferred", ivr="digit_pressed",
+    ),
+    "ai_agent": Route(
+        "+12125550110", {**HUMAN, "digit": "3", "digit_after": 1.0, "talk": 10.0},
+        "ai_completed", ivr="digit_pressed",
+    ),
+}
+
+CAMPAIGN: dict[str, Any] = {
+    "name": "Every path",
+    "type": "press1",
+    "lists": ["Paths"],
+    "caller_id": {"number": "+12125550100"},
+    "pacing": {"max_channels": 20, "cps": 10},
+    "schedule": {"window": "08:00-21:00"},
+    "ring_timeout": 20,
+    "max_duration": 600,
+    "retries": {},
+    "amd": {"enabled": True, "on_machine": "voicemail", "voicemail_message": "vm.wav"},
+    "message": "offer.wav",
+    "ivr": {
+        "digits": "1239",
+        "tries": 2,
+        "timeout": 3,
+        "actions": {
+            "1": {"queue": "sales"},
+            "2": {"extension": "2000@default"},
+            "3": {"ai_agent": "bot"},
+            "9": "opt_out",
+        },
+    },
+    "queues": {"sales": {"name": "Press 1 Agents", "target": "sales@default", "max_wait": 30}},
+    "agents": {"bot": {"dial": "sofia/gateway/ai/bot", "fields": ["first_name"]}},
+}
+
+
+def _run(tmp_path: Path, campaign: dict[str, Any], paths: dict[str, Route]) -> str:
+    url = f"sqlite:///{tmp_path / 'dialer.sqlite3'}"
+    env = {**os.environ, "DIALER_DATABASE_URL": url, "DIALER_DATA_DIR": str(tmp_path)}
+    env.pop("DIALER_REDIS_URL", None)
+    rows = "".join(f"{p.number},{name}\n" for name, p in paths.items())
+    (tmp_path / "paths.csv").write_text("Phone,First Name\n" + rows, encoding="utf-8")
+    (tmp_path / "campaign.yaml").write_text(yaml.safe_dump(campaign), encoding="utf-8")
+    scenario = {"name": "paths", "numbers": {p.number: p.plan for p in paths.values()}}
+    (tmp_path / "paths.yaml").write_text(yaml.safe_dump(scenario), encoding="utf-8")
+
+    def dialer(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "dialer", *args], env=env, cwd=tmp_path,
+            capture_output=True, text=True, timeout=timeout, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, (args, done.stdout[-2000:], done.stderr[-3000:])
+        return done
+
+    dialer("lists", "import", "paths.csv", "--name", "Paths")
+    dialer("campaigns", "create", "campaign.yaml")
+    done = dialer(
+        "run", "1", "--simulate", str(tmp_path / "paths.yaml"), "--time-scale", "0.01",
+        "--start-at", START, "--until-done", "--timeout", "150", "--seed", "3", "--json",
+        "--quiet", timeout=200,
+    )  # fmt: skip
+    report = json.loads(done.stdout)
+    assert report["campaigns"] == {"1": "completed"}
+    assert report["switch"]["duplicate_originates"] == 0
+    assert report["switch"]["originates"] == len(paths)
+    return url
+
+
+def _attempts(url: str) -> dict[str, CallAttempt]:
+    engine = make_engine(url)
+    with Session(engine) as s:
+        rows = s.scalars(sa.select(CallAttempt)).all()
+        for row in rows:
+            s.expunge(row)
+    engine.dispose()
+    return {row.to_number: row for row in rows}
+
+
+@pytest.mark.slow
+def test_every_path_of_the_press1_flow_ends_with_its_outcome(tmp_path: Path) -> None:
+    url = _run(tmp_path, CAMPAIGN, PATHS)
+    attempts = _attempts(url)
+    got = {name: attempts[p.number].outcome for name, p in PATHS.items()}
+    assert got == {name: p.outcome for name, p in PATHS.items()}
+    for name, p in PATHS.items():
+        row = attempts[p.number]
+        assert row.state == "ended", name
+        assert row.amd_enabled, name
+        assert row.amd_result == p.amd, name
+        assert row.ivr_result == p.ivr, name
+        assert row.queue_result == p.queue, name
+    agent = attempts[PATHS["press1_agent"].number]
+    assert agent.queue_name == "sales@default"
+    assert agent.agent_id
+    assert agent.queue_wait_seconds is not None
+    assert agent.handoff_type == "queue"
+    assert agent.ivr_digit == "1"
+    assert agent.abandoned is False  # an agent within 2 s of the prompt's end
+    assert attempts[PATHS["invalid_then_valid"].number].ivr_attempts == 2
+    assert attempts[PATHS["only_invalid"].number].ivr_attempts == 2  # the campaign's tries
+    assert attempts[PATHS["no_input"].number].ivr_attempts == 2
+    timed_out = attempts[PATHS["queue_timeout"].number]
+    assert timed_out.abandoned is True  # a human nobody took: counts against the 3 %
+    assert attempts[PATHS["extension"].number].handoff_type == "extension"
+    assert attempts[PATHS["ai_agent"].number].handoff_type == "ai_agent"
+    assert attempts[PATHS["machine_voicemail"].number].amd_duration_ms
+    engine = make_engine(url)
+    with Session(engine) as s:
+        dnc = s.get(DncNumber, PATHS["opt_out"].number)
+        assert dnc is not None
+        assert dnc.source == "opt_out"
+        others = s.scalar(sa.select(sa.func.count()).select_from(DncNumber))
+        assert others == 1  # nobody else was put on the list
+    engine.dispose()
+
+
+@pytest.mark.slow
+def test_a_machine_is_hung_up_on_when_the_campaign_says_so(tmp_path: Path) -> None:
+    paths = {
+        "machine": Route(
+            "+12125550121",
+            {"outcome": "answer", "ring": 1.0, "machine": True, "amd_cause": "MAXWORDS",
+             "amd_seconds": 1.8, "beep": 6.0},
+            "amd_machine", amd="machine",
+        ),
+        "human": PATHS["press1_agent"],
+    }
+    campaign = {**CAMPAIGN, "amd": {"enabled": True, "on_machine": "hangup"}}
+    attempts = _attempts(_run(tmp_path, campaign, paths))
+    machine = attempts[paths["machine"].number]
+    assert machine.outcome == "amd_machine"
+    assert machine.amd_result == "machine"
+    assert machine.ivr_result is None  # a machine never hears the IVR
+    assert machine.billsec is not None
+    assert machine.billsec < 5  # hung up at the decision, not after the greeting
+    assert attempts[paths["human"].number].outcome == "agent_answered"
