@@ -626,6 +626,7 @@ def _after_end(
             "single" if campaign_id is None else str(campaign_id),
             end.outcome,
             end.hangup_cause,
+            {name: end.columns.get(name) for name in _FLOW_METRIC_COLUMNS},
         )
     _move_recipients(
         session,
@@ -750,26 +751,41 @@ def _rowcount(result: Any) -> int:
 # -- metrics, counted once the transaction commits ------------------------------------------
 
 _PENDING_KEY = "dialer.attempts.pending_metrics"
+#: the call flow's results, counted once per attempt when it ends (DESIGN §11)
+_FLOW_METRIC_COLUMNS = ("amd_result", "amd_duration_ms", "ivr_result", "queue_wait_seconds")
+_Pending = tuple[str, str, str | None, Mapping[str, Any]]
 
 
 def _count_after_commit(
-    session: Session, campaign: str, outcome: str, hangup_cause: str | None
+    session: Session,
+    campaign: str,
+    outcome: str,
+    hangup_cause: str | None,
+    flow: Mapping[str, Any] | None = None,
 ) -> None:
-    pending: list[tuple[str, str, str | None]] | None = session.info.get(_PENDING_KEY)
+    pending: list[_Pending] | None = session.info.get(_PENDING_KEY)
     if pending is None:
         pending = session.info[_PENDING_KEY] = []
         event.listen(session, "after_commit", _flush_metrics)
         event.listen(session, "after_rollback", _drop_metrics)
-    pending.append((campaign, outcome, hangup_cause))
+    pending.append((campaign, outcome, hangup_cause, flow or {}))
 
 
 def _flush_metrics(session: Session) -> None:
     from dialer import metrics
 
-    pending = session.info.get(_PENDING_KEY) or []
-    for campaign, outcome, cause in pending:
+    pending: list[_Pending] = session.info.get(_PENDING_KEY) or []
+    for campaign, outcome, cause, flow in pending:
         metrics.CALL_ATTEMPTS.labels(campaign=campaign, outcome=outcome).inc()
         metrics.HANGUPS.labels(cause=(cause or "UNKNOWN")).inc()
+        if flow.get("amd_result"):
+            metrics.AMD_RESULTS.labels(result=flow["amd_result"]).inc()
+        if flow.get("amd_duration_ms") is not None:
+            metrics.AMD_DECISION.observe(flow["amd_duration_ms"] / 1000)
+        if flow.get("ivr_result"):
+            metrics.IVR_RESULTS.labels(result=flow["ivr_result"]).inc()
+        if flow.get("queue_wait_seconds") is not None:
+            metrics.QUEUE_WAIT.observe(flow["queue_wait_seconds"])
     pending.clear()
 
 

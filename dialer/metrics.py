@@ -47,6 +47,27 @@ HANGUPS = Counter(
     "Attempts ended, by FreeSWITCH hangup cause (or -ERR cause of the originate).",
     ["cause"],
 )
+AMD_RESULTS = Counter(
+    "dialer_amd_results_total",
+    "Answered attempts ended, by AMD result (human, machine, unknown_assumed_human).",
+    ["result"],
+)
+AMD_DECISION = Histogram(
+    "dialer_amd_decision_seconds",
+    "How long AMD took to decide, from the start of the analysis (the flow's amd_ms).",
+    buckets=(0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 7.5, 10.0),
+)
+IVR_RESULTS = Counter(
+    "dialer_ivr_results_total",
+    "Attempts ended after the IVR, by its result (digit_pressed, invalid, timeout, "
+    "caller_hangup).",
+    ["result"],
+)
+QUEUE_WAIT = Histogram(
+    "dialer_queue_wait_seconds",
+    "Time a call waited in the queue, from joining it to an agent (or to leaving it).",
+    buckets=(0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0),
+)
 CALLS_ACTIVE = Gauge(
     "dialer_calls_active",
     "Calls up on a node (ringing or answered), as the node's consumer sees them.",

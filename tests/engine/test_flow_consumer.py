@@ -369,3 +369,30 @@ def test_extension_handoff(rig: FlowRig) -> None:
     assert (row.outcome, row.handoff_type, row.handoff_target) == (
         "transferred", "extension", "1000 XML default"
     )
+
+
+def _sample(name: str, **labels: str) -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def test_the_flow_results_are_counted_once_when_the_call_ends(rig: FlowRig) -> None:
+    """DESIGN §11: dialer_amd_results_total, dialer_ivr_results_total,
+    dialer_queue_wait_seconds (and the AMD decision time) per ended attempt."""
+    before = {
+        "human": _sample("dialer_amd_results_total", result="human"),
+        "pressed": _sample("dialer_ivr_results_total", result="digit_pressed"),
+        "waits": _sample("dialer_queue_wait_seconds_count"),
+        "decisions": _sample("dialer_amd_decision_seconds_count"),
+        "timeouts": _sample("dialer_ivr_results_total", result="timeout"),
+    }
+    agent = rig.call("flow_agent", "+12125550231")
+    silent = rig.call("flow_silent", "+12125550232")
+    rig.ended(agent)
+    rig.ended(silent)
+    assert _sample("dialer_amd_results_total", result="human") == before["human"] + 2
+    assert _sample("dialer_ivr_results_total", result="digit_pressed") == before["pressed"] + 1
+    assert _sample("dialer_ivr_results_total", result="timeout") == before["timeouts"] + 1
+    assert _sample("dialer_queue_wait_seconds_count") == before["waits"] + 1
+    assert _sample("dialer_amd_decision_seconds_count") == before["decisions"] + 2
