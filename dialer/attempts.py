@@ -636,6 +636,10 @@ def _after_end(
     return [aid for aid, *_ in winners]
 
 
+#: outcomes after which a call back asked during the call is not placed
+_NO_CALLBACK_OUTCOMES = frozenset({"opted_out", "invalid_number"})
+
+
 def _move_recipients(
     session: Session, ended: Sequence[tuple[int, int, AttemptEnd]], now: datetime
 ) -> None:
@@ -650,6 +654,7 @@ def _move_recipients(
             cr.c.id,
             cr.c.status,
             cr.c.attempts,
+            cr.c.next_attempt_at,
             r.c.timezones,
             r.c.phone_e164,
             c.c.status,
@@ -666,9 +671,21 @@ def _move_recipients(
     changes: dict[int, dict[str, Any]] = {}
     for campaign_id, rid, end in ended:
         progress = current[rid]
-        status, attempts, zones, phone, campaign_status, config = progress
+        status, attempts, callback, zones, phone, campaign_status, config = progress
         if status in FINAL_RECIPIENT_STATUSES:
             continue  # already settled (cancelled with its campaign, or earlier in the batch)
+        if (
+            status == "active"
+            and callback is not None
+            and campaign_status != "cancelled"
+            and end.outcome not in _NO_CALLBACK_OUTCOMES
+        ):
+            # the admission clears next_attempt_at: set while active, it is a call back the
+            # callee asked for during this call (the AI agent's schedule_callback), already
+            # placed inside the calling window; it wins over the retry rules
+            progress[0] = "pending"
+            changes[rid] = {"status": "pending", "final_outcome": None, "next_attempt_at": callback}
+            continue
         rules = configs.get(campaign_id)
         if rules is None:
             rules = configs[campaign_id] = campaign_rules(campaign_id, json.loads(config))

@@ -179,13 +179,9 @@ def schedule_callback(call: CallContext, args: Mapping[str, Any], env: Env) -> O
                 _CR.c.id == call.campaign_recipient_id,
                 _CR.c.status.not_in(FINAL_RECIPIENT_STATUSES),
             )
-            .values(
-                status="pending",
-                next_attempt_at=when,
-                final_outcome=None,
-                blocked_reason=None,
-                updated_at=now,
-            )
+            # the recipient stays as it is while the call lasts: when it ends, the call back
+            # wins over the retry rules (dialer.attempts._move_recipients)
+            .values(next_attempt_at=when, updated_at=now)
         ).rowcount
     if not moved:
         return failed("Sorry, I can't schedule a call back for this number.",

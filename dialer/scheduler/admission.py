@@ -324,6 +324,8 @@ def _settle(
                     status="active",
                     attempts=_CR.c.attempts + 1,
                     blocked_reason=None,
+                    # while active it holds only a call back asked during the call
+                    next_attempt_at=None,
                     updated_at=now,
                 )
                 .returning(_CR.c.id)
@@ -388,7 +390,7 @@ _ADMIT_POSTGRES = sa.text(
     f"""
 WITH won AS (
     UPDATE {_CR.name} SET status = 'active', attempts = attempts + 1, blocked_reason = NULL,
-        updated_at = :now
+        next_attempt_at = NULL, updated_at = :now
     WHERE id = ANY(CAST(:ids AS bigint[])) AND status = 'pending'
     RETURNING id, recipient_id, attempts
 )

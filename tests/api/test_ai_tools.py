@@ -12,10 +12,12 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from dialer.ai.switch import NodeCommands
 from dialer.api import create_app
-from tests.api.conftest import KEY, OTHER_KEY, settings_for, tool_call
+from dialer.attempts import finalise_attempt
+from tests.api.conftest import KEY, NOW, OTHER_KEY, settings_for, tool_call
 from tests.api.support import (
     AGENT_DIAL,
     CallRows,
@@ -284,11 +286,20 @@ def test_schedule_callback_moves_the_time_into_the_calling_window(
     assert response.status_code == 200, response.text
     assert response.json() == {"status": "scheduled", "message":
                                "I've scheduled a call back for Wednesday, December 2 at 9:00 AM."}
-    status, next_at, final = recipient(pg_engine, rows)
-    assert (status, next_at, final) == ("pending", datetime(2026, 12, 2, 14, 0, tzinfo=UTC), None)
+    callback = datetime(2026, 12, 2, 14, 0, tzinfo=UTC)
+    # the call is still up: the recipient stays active, the call back waits for its end
+    assert recipient(pg_engine, rows) == ("active", callback, None)
     record = ai_record(pg_engine, rows.attempt_id)
     assert record["callback"] == {"at": "2026-12-02T14:00:00+00:00",
                                   "requested": "2026-12-02T01:30:00+00:00"}
+    # the call ends as an AI call (no retry rule for it): the call back wins
+    with Session(pg_engine) as s, s.begin():
+        won = finalise_attempt(s, rows.attempt_id, outcome="ai_completed",
+                               hangup_cause="NORMAL_CLEARING", by="test",
+                               ended_at=datetime.fromisoformat(NOW),
+                               leases=None)  # fmt: skip
+    assert won
+    assert recipient(pg_engine, rows) == ("pending", callback, None)
 
 
 def test_schedule_callback_at_a_time_inside_the_window_keeps_it(
