@@ -96,7 +96,20 @@ class Settings(BaseSettings):
         description="Bearer keys the AI agent platform sends to POST /ai/tools, comma-separated "
         "(several while one is rotated); unset means the route refuses every request.",
     )
+    recordings_url: str = Field(
+        default="",
+        description="Where the nodes' recordings directories are served over HTTP(S): a "
+        "recording's URL is this, with {node} replaced by the node's name, then its path "
+        "(dialer/<campaign>/<call uuid>.wav); unset, a call's recording is its path.",
+    )
     log_level: str = "INFO"
+
+    @field_validator("recordings_url")
+    @classmethod
+    def _check_recordings_url(cls, value: str) -> str:
+        from dialer.recordings import check_base
+
+        return check_base(value)
 
     @field_validator("trunks_json")
     @classmethod

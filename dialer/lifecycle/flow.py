@@ -54,6 +54,9 @@ FLOW_COLUMNS = (
     "handoff_type",
     "handoff_target",
     "abandoned",
+    "recording_enabled",
+    "recording_url",
+    "recording_duration_sec",
 )
 #: Not columns of their own: the ``ai`` document's ``agentId`` and ``endReason``.
 AI_FIELDS = ("ai_agent_id", "ai_end_reason")
@@ -156,6 +159,11 @@ class Flow:
     bridged_at: int | None = field(default=None, metadata=_MIN)
     # the bridge's originate_disposition
     disposition: str | None = field(default=None, metadata=_MAX)
+    # record_session: asked for (dialer_recording), where (dialer_recording_path, under the
+    # node's recordings_dir) and how long it ran (record_ms, set when the recording closes)
+    recording: bool | None = field(default=None, metadata=_OR)
+    recording_path: str | None = field(default=None, metadata=_MAX)
+    record_ms: int | None = field(default=None, metadata=_MAX)
 
     def merge(self, other: Flow) -> Flow:
         changes: dict[str, Any] = {}
@@ -320,6 +328,14 @@ def _variables(found: dict[str, Any], headers: Mapping[str, Any], at: int, *, ha
     disposition = var("originate_disposition")
     if disposition is not None:
         found["disposition"] = disposition
+    if var("dialer_recording") == "true":
+        found["recording"] = True
+        path = var("dialer_recording_path")
+        if path:
+            found["recording_path"] = path
+        recorded = _int(var("record_ms"))
+        if recorded is not None:
+            found["record_ms"] = recorded
 
 
 # -- what the evidence means --------------------------------------------------------------
@@ -349,6 +365,7 @@ def derive(
         return _NOTHING_ENDED if ended and answered else _NOTHING
     cols: dict[str, Any] = dict.fromkeys(FLOW_COLUMNS)
     _derive_amd(cols, flow, answered_at, answered and ended)
+    _derive_recording(cols, flow, answered_at, ended_at, answered and ended)
     ivr_final = _derive_ivr(cols, flow, ended)
     queued = _derive_queue(cols, flow, ended_at, ended)
     ai: dict[str, Any] = dict.fromkeys(AI_FIELDS)
@@ -381,6 +398,27 @@ def derive(
 
 _NOTHING = Derived({}, {}, frozenset(), None)
 _NOTHING_ENDED = Derived({}, {}, frozenset(), "completed")
+
+
+def _derive_recording(
+    cols: dict[str, Any],
+    flow: Flow,
+    answered_at: datetime | None,
+    ended_at: datetime | None,
+    over: bool,
+) -> None:
+    """The recording runs from the answer to the hangup; ``recording_url`` holds its path
+    under the node's recordings directory (``dialer.recordings`` makes it a URL)."""
+    if not flow.recording:
+        return
+    cols["recording_enabled"] = True
+    if not over or flow.recording_path is None:
+        return
+    cols["recording_url"] = flow.recording_path
+    if flow.record_ms is not None:
+        cols["recording_duration_sec"] = round(flow.record_ms / 1000)
+    elif answered_at is not None and ended_at is not None:
+        cols["recording_duration_sec"] = max(0, round((ended_at - answered_at).total_seconds()))
 
 
 def _derive_amd(cols: dict[str, Any], flow: Flow, answered_at: datetime | None, over: bool) -> None:

@@ -100,6 +100,9 @@ class CallRecord:
     handoff_type: str | None = None
     handoff_target: str | None = None
     abandoned: bool | None = None
+    recording_enabled: bool = False
+    recording_url: str | None = None
+    recording_duration_sec: int | None = None
     #: the ``ai`` document's agentId and endReason (merged into the column, never replacing it)
     ai_agent_id: str | None = None
     ai_end_reason: str | None = None
@@ -121,6 +124,7 @@ class CallRecord:
         )
         flow_columns: dict[str, Any] = {name: getattr(attempt, name, None) for name in FLOW_COLUMNS}
         flow_columns["amd_enabled"] = bool(flow_columns["amd_enabled"])
+        flow_columns["recording_enabled"] = bool(flow_columns["recording_enabled"])
         return cls(
             state=state,
             core_uuid=attempt.core_uuid,

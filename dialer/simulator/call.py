@@ -84,6 +84,7 @@ class Call:
         # commands the channel has not run yet: FreeSWITCH queues them on the session and
         # runs them in order once the running application returns
         self.pending: list[Command] = []
+        self.recording_since: float | None = None  # record_session started (switch time)
         self.keys_used = 0  # of the plan's IVR keys (one per try), over every IVR round
         self.defer_kill = False  # originate still finishing: a kill waits for the park
         self.idle = False  # parked with nothing running: queued session events go out now
@@ -164,6 +165,12 @@ class Call:
             self.finish("-ERR NO_ANSWER\n")
 
     def _emit_hangup(self, before_b: Callable[[], None] | None = None) -> None:
+        if self.recording_since is not None:
+            # the media bug closes with the channel: its length lands in these variables
+            ms = int((self.switch.clock.now() - self.recording_since) * 1000)
+            self.ch.set_var("record_ms", str(ms))
+            self.ch.set_var("record_seconds", str(ms // 1000))
+            self.ch.set_var("record_samples", str(ms * 8))
         self.emit("CHANNEL_HANGUP")
         if before_b is not None:
             before_b()
@@ -376,6 +383,9 @@ class Call:
                 bridge_mod.bridge(self, arg)
             elif app == "sched_hangup":
                 self._sched_hangup(arg)
+            elif app == "record_session":
+                if self.recording_since is None:
+                    self.recording_since = self.switch.clock.now()
             elif app == "sched_cancel":
                 self.scheduled_hangup = None
             elif app == "avmd_start":

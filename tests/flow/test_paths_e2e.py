@@ -123,6 +123,7 @@ CAMPAIGN: dict[str, Any] = {
     },
     "queues": {"sales": {"name": "Press 1 Agents", "target": "sales@default", "max_wait": 30}},
     "agents": {"bot": {"dial": "sofia/gateway/ai/bot", "fields": ["first_name"]}},
+    "recording": {"enabled": True},
 }
 
 
@@ -196,6 +197,12 @@ def test_every_path_of_the_press1_flow_ends_with_its_outcome(tmp_path: Path) -> 
     assert attempts[PATHS["extension"].number].handoff_type == "extension"
     assert attempts[PATHS["ai_agent"].number].handoff_type == "ai_agent"
     assert attempts[PATHS["machine_voicemail"].number].amd_duration_ms
+    # recorded from the answer to the hangup, at the flow's path for the call
+    assert agent.recording_enabled
+    assert agent.recording_url == f"dialer/1/{agent.id}.wav"
+    assert agent.recording_duration_sec is not None
+    assert agent.billsec is not None
+    assert abs(agent.recording_duration_sec - agent.billsec) <= 1
     engine = make_engine(url)
     with Session(engine) as s:
         dnc = s.get(DncNumber, PATHS["opt_out"].number)
@@ -217,7 +224,8 @@ def test_a_machine_is_hung_up_on_when_the_campaign_says_so(tmp_path: Path) -> No
         ),
         "human": PATHS["press1_agent"],
     }
-    campaign = {**CAMPAIGN, "amd": {"enabled": True, "on_machine": "hangup"}}
+    campaign = {**CAMPAIGN, "amd": {"enabled": True, "on_machine": "hangup"},
+                "recording": {"enabled": False}}
     attempts = _attempts(_run(tmp_path, campaign, paths))
     machine = attempts[paths["machine"].number]
     assert machine.outcome == "amd_machine"
@@ -225,4 +233,6 @@ def test_a_machine_is_hung_up_on_when_the_campaign_says_so(tmp_path: Path) -> No
     assert machine.ivr_result is None  # a machine never hears the IVR
     assert machine.billsec is not None
     assert machine.billsec < 5  # hung up at the decision, not after the greeting
+    assert not machine.recording_enabled  # this campaign records nothing
+    assert machine.recording_url is None
     assert attempts[paths["human"].number].outcome == "agent_answered"
