@@ -25,6 +25,7 @@ to the queue handoff (``handoff_reason=transfer``), as an AI agent's ``transfer_
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from dialer.flow import contract as fv
@@ -36,11 +37,22 @@ if TYPE_CHECKING:
     from dialer.simulator.call import Call
 
 BEEP_WAIT_SECONDS = 30.0  # a machine without a beep: the message goes after this long
+_TONE = re.compile(r"tone:(\d+):?(\d*)")
 
 
 def var(call: Call, name: str, default: str | None = None) -> str:
     fallback = fv.DEFAULTS.get(name, "") if default is None else default
     return call.ch.variables.get(name) or fallback
+
+
+def sound(call: Call, name: str) -> str:
+    """A sound variable, the lab tone ``tone:<Hz>[:<seconds>]`` expanded as the script does."""
+    value = var(call, name)
+    tone = _TONE.fullmatch(value)
+    if tone is None:
+        return value
+    ms = int(tone.group(2) or 1) * 1000
+    return f"tone_stream://%({ms},0,{tone.group(1)})"
 
 
 def custom(call: Call, subclass: str, fields: list[tuple[str, str]]) -> None:
@@ -115,7 +127,7 @@ def _run_once(call: Call) -> None:
             call.execute("hangup", "NORMAL_CLEARING")
             return
     if var(call, fv.IVR) == "false":
-        message = var(call, fv.MESSAGE)
+        message = sound(call, fv.MESSAGE)
         if message:
             call.execute("playback", message)
         handoff(call, attempt, "campaign", *_handoff_vars(call, None))
@@ -167,7 +179,7 @@ def voicemail(call: Call, attempt: list[tuple[str, str]], *, beeped: bool = Fals
     it; avmd alone decided on the beep itself (``beeped``), so the message goes at once."""
     if not beeped:
         beeped = listen_for_beep(call, BEEP_WAIT_SECONDS)
-    message = var(call, fv.VOICEMAIL_MESSAGE)
+    message = sound(call, fv.VOICEMAIL_MESSAGE)
     if message:
         call.execute("playback", message)
     outcome = "left" if message else "nothing_to_leave"
@@ -192,8 +204,8 @@ def ivr(call: Call, attempt: list[tuple[str, str]]) -> None:
                 "1",
                 var(call, fv.IVR_TIMEOUT_MS),
                 "#",
-                var(call, fv.IVR_PROMPT),
-                var(call, fv.IVR_INVALID_MESSAGE),
+                sound(call, fv.IVR_PROMPT),
+                sound(call, fv.IVR_INVALID_MESSAGE),
                 "ivr_digit",
                 f"[{digits}]",
                 "3000",
@@ -221,7 +233,7 @@ def ivr(call: Call, attempt: list[tuple[str, str]]) -> None:
             continue
         if action == "opt_out":
             custom(call, "dialer::opt_out", [*attempt, ("ivr_digit", digit)])
-            message = var(call, fv.OPT_OUT_MESSAGE)
+            message = sound(call, fv.OPT_OUT_MESSAGE)
             if message:
                 call.execute("playback", message)
             break

@@ -85,6 +85,18 @@ local function var(name, default)
   return DEFAULTS[name] or ""
 end
 
+-- a sound variable, with the lab tone written tone:<Hz>[:<seconds>] (a campaign cannot
+-- carry tone_stream's "%(,;" through the originate) expanded to a tone_stream
+local function sound(name)
+  local value = var(name)
+  local hz, seconds = value:match("^tone:(%d+):?(%d*)$")
+  if hz then
+    local ms = (tonumber(seconds) or 1) * 1000
+    return "tone_stream://%(" .. ms .. ",0," .. hz .. ")"
+  end
+  return value
+end
+
 -- a per-digit variable of the contract, e.g. dialer_ivr_action_1
 local function digit_var(prefix, digit)
   return prefix .. digit
@@ -135,7 +147,7 @@ local function voicemail(beeped)
   if not ready() then
     return
   end
-  local message = var("dialer_voicemail_message")
+  local message = sound("dialer_voicemail_message")
   if message ~= "" then
     session:execute("playback", message)
   end
@@ -213,7 +225,7 @@ local function ivr()
     end
     local args = table.concat({
       "1", "1", "1", var("dialer_ivr_timeout_ms"), "#",
-      var("dialer_ivr_prompt"), var("dialer_ivr_invalid_message"),
+      sound("dialer_ivr_prompt"), sound("dialer_ivr_invalid_message"),
       "ivr_digit", "[" .. digits .. "]", "3000",
     }, " ")
     -- a failed read keeps the previous round's digit: clear it first
@@ -236,7 +248,7 @@ local function ivr()
       local action = var(digit_var("dialer_ivr_action_", digit), "")
       if action == "opt_out" then
         custom("dialer::opt_out", { { "dialer_attempt_id", attempt }, { "ivr_digit", digit } })
-        local message = var("dialer_opt_out_message")
+        local message = sound("dialer_opt_out_message")
         if message ~= "" then
           session:execute("playback", message)
         end
@@ -323,7 +335,7 @@ local function run()
     return
   end
   if var("dialer_ivr") == "false" then
-    local message = var("dialer_message")
+    local message = sound("dialer_message")
     if message ~= "" then
       session:execute("playback", message)
     end

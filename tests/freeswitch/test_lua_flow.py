@@ -232,3 +232,13 @@ def test_no_input_is_every_try_timed_out() -> None:
         ("3", "", ""),
     ]
     assert "dialer::handoff" not in got.stages
+
+
+def test_the_lab_tone_is_expanded_to_a_tone_stream() -> None:
+    variables = {c.AMD: "false", c.IVR: "false", c.MESSAGE: "tone:440:2",
+                 c.HANDOFF_TYPE: c.HANDOFF_NONE}  # fmt: skip
+    got = run(variables, BOTH)
+    assert ("playback", "tone_stream://%(2000,0,440)") in got.apps
+    prompt = run({c.IVR_PROMPT: "tone:880", c.IVR_TRIES: "1"}, BOTH, amd=HUMAN_AMD)
+    (pagd,) = [data for app, data in prompt.apps if app == "play_and_get_digits"]
+    assert pagd.split()[5] == "tone_stream://%(1000,0,880)"

@@ -346,3 +346,15 @@ def test_sched_hangup_replies() -> None:
     with node() as live:
         assert live.send_api(f"sched_hangup +5 {uuid.uuid4()}") == "-ERR No such channel!\n"
         assert live.send_api("sched_hangup") == "-USAGE: [+]<time> <uuid> [<cause>]\n"
+
+
+def test_the_lab_tone_is_written_tone_hz_seconds_and_played_as_a_tone_stream() -> None:
+    """``tone:440:2`` (what a campaign can carry) plays ``tone_stream://%(2000,0,440)``;
+    the script expands it the same way (tests/freeswitch/test_lua_flow.py)."""
+    for message, played in (
+        ("tone:440:2", "tone_stream://%(2000,0,440)"),
+        ("tone:1000", "tone_stream://%(1000,0,1000)"),
+    ):
+        data = minimal(message=message, amd={"enabled": False})
+        steps = flow_call("human1", data, DEFAULT_MODULES)
+        assert ("playback", played) in apps(steps), message
