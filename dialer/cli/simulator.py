@@ -27,6 +27,12 @@ def simulator_command(
         "containers of a compose stack; listen on 0.0.0.0 too). Default: loopback only; "
         "anyone else gets text/rude-rejection, as FreeSWITCH's apply-inbound-acl.",
     ),
+    without: list[str] = typer.Option(
+        [],
+        "--without",
+        help="A module this node lacks (repeatable), e.g. --without mod_amd: the flow then "
+        "detects machines with avmd alone; dialer doctor sees it too.",
+    ),
 ) -> None:
     """Run the FreeSWITCH simulator until interrupted."""
     from dialer.simulator.cli import run_simulator_cli  # gevent is only loaded when needed
@@ -35,7 +41,7 @@ def simulator_command(
         run_simulator_cli(
             listen=listen, password=password, scenario=scenario, time_scale=time_scale,
             ledger=ledger, max_sessions=max_sessions, sessions_per_second=sessions_per_second,
-            seed=seed, acl=acl,
+            seed=seed, acl=acl, without=without,
         )  # fmt: skip
     except (OSError, ValueError) as exc:
         fail(f"simulator: {exc}")

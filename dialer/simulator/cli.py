@@ -8,11 +8,13 @@ from __future__ import annotations
 import ipaddress
 import logging
 import signal
+from collections.abc import Sequence
 from typing import Any
 
 import gevent
 from gevent.event import Event
 
+from dialer.simulator.modules import DEFAULT_MODULES
 from dialer.simulator.server import DEFAULT_ACL, Simulator
 
 
@@ -46,10 +48,16 @@ def build_simulator(
     sessions_per_second: int = 30,
     seed: int | None = None,
     acl: str | None = None,
+    without: Sequence[str] = (),
 ) -> Simulator:
     """The simulator the command line describes, not started."""
     host, port = parse_listen(listen)
+    unknown = sorted(set(without) - DEFAULT_MODULES)
+    if unknown:
+        known = ", ".join(sorted(DEFAULT_MODULES))
+        raise ValueError(f"--without: {', '.join(unknown)} is not a module it loads ({known})")
     return Simulator(
+        modules=DEFAULT_MODULES - set(without),
         acl=parse_acl(acl),
         password=password,
         scenario=scenario,

@@ -129,3 +129,11 @@ def test_simulator_command_takes_an_acl() -> None:
             assert c.recv(4096).startswith(b"Content-Type: text/rude-rejection\n")
     finally:
         sim.stop()
+
+
+def test_without_takes_a_module_off_the_node_and_refuses_an_unknown_one() -> None:
+    sim = build_simulator(listen="127.0.0.1:0", without=["mod_amd"])
+    assert "mod_amd" not in sim.switch.modules
+    assert "mod_avmd" in sim.switch.modules
+    with pytest.raises(ValueError, match="--without: mod_nope is not a module it loads"):
+        build_simulator(listen="127.0.0.1:0", without=["mod_nope"])
