@@ -9,7 +9,9 @@ fallback: the agent must say something, and the caller should not hear an error 
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -32,6 +34,14 @@ DEFAULT_TIMEOUT = 6.0
 #: spoken after a 2xx without a message of the CRM's own
 DONE = "All done."
 MAX_MESSAGE = 500
+#: the most of a CRM's answer that is read (its JSON ``message`` is all the dialer uses)
+MAX_BODY = 64 * 1024
+
+
+class _TooSlowError(Exception):
+    """The CRM's answer kept coming past the whole budget (httpx times each read alone)."""
+
+
 _BODY_METHODS = (HttpMethod.POST, HttpMethod.PUT, HttpMethod.PATCH)
 
 
@@ -60,9 +70,22 @@ def build_request(
     )
 
 
-def _crm_message(response: httpx.Response) -> str | None:
+def _read_body(response: httpx.Response, deadline: float) -> bytes:
+    """At most ``MAX_BODY`` bytes of the answer, none of them after ``deadline``
+    (``time.monotonic``): a CRM dripping its answer a byte at a time cannot hold the call."""
+    body = bytearray()
+    for chunk in response.iter_bytes():
+        if time.monotonic() > deadline:
+            raise _TooSlowError
+        body += chunk
+        if len(body) >= MAX_BODY:
+            break
+    return bytes(body[:MAX_BODY])
+
+
+def _crm_message(body: bytes) -> str | None:
     try:
-        data = response.json()
+        data = json.loads(body)
     except ValueError:
         return None
     if isinstance(data, dict) and isinstance(data.get("message"), str):
@@ -87,9 +110,14 @@ def call_customer_tool(
         return failed(error=f"request: {exc}")
     # connecting gets at most 2 s of the budget, so connect + answer stay inside the 9 s
     request.extensions["timeout"] = httpx.Timeout(timeout, connect=min(timeout, 2.0)).as_dict()
+    deadline = time.monotonic() + timeout
     try:
-        response = client.send(request)
-    except httpx.TimeoutException:
+        response = client.send(request, stream=True)
+        try:
+            body = _read_body(response, deadline)
+        finally:
+            response.close()
+    except (httpx.TimeoutException, _TooSlowError):
         log.warning("customer tool timed out tool=%s call=%s after=%ss",
                     tool.name, call.attempt_id, timeout)
         return failed(error="timeout")
@@ -98,7 +126,7 @@ def call_customer_tool(
                     tool.name, call.attempt_id, type(exc).__name__)
         return failed(error=f"{type(exc).__name__}: {exc}"[:300])
     code = response.status_code
-    message = _crm_message(response)
+    message = _crm_message(body)
     if 200 <= code < 300:
         return Outcome("success", message or DONE, detail={"httpStatus": code})
     log.warning("customer tool refused tool=%s call=%s status=%s", tool.name, call.attempt_id, code)

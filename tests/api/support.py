@@ -97,7 +97,8 @@ class Received:
 @dataclass
 class Crm:
     """A CRM stand-in: ``/ok…`` answers 200 with a message, ``/plain…`` 200 without one,
-    ``/slow…`` after 2 s, ``/fail…`` 500, ``/missing…`` 404 with a message."""
+    ``/slow…`` after 2 s, ``/drip…`` a byte every 0.1 s, ``/fail…`` 500, ``/missing…`` 404
+    with a message."""
 
     server: ThreadingHTTPServer
     received: list[Received] = field(default_factory=list)
@@ -130,6 +131,17 @@ def crm_server() -> Iterator[Crm]:
             elif parts.path.startswith("/missing"):
                 status, answer = 404, {"message": "I couldn't find that order."}
             data = json.dumps(answer).encode()
+            if parts.path.startswith("/drip"):
+                # each byte well inside the read timeout, the whole answer well past it
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                for byte in data:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(0.1)
+                return
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
