@@ -40,6 +40,7 @@ from dialer.dnc import insert_dnc_rows
 from dialer.esl.events import Event
 from dialer.leases.backend import LeaseBackend
 from dialer.lifecycle import FLOW_COLUMNS, FLOW_EVENTS, CallRecord, apply_all
+from dialer.lifecycle import flow as flow_mod
 from dialer.lifecycle.flow import VARIABLES as FLOW_VARIABLES
 from dialer.lifecycle.machine import HANGUP_EVENT
 from dialer.outcomes import outcome_for_answered
@@ -272,6 +273,40 @@ def persist_batch(
         if emitted:
             result.emitted.append((attempt_id, emitted))
     return result
+
+
+def _answered_ends(
+    session: Session, attempt_ids: Sequence[uuid.UUID], now: datetime
+) -> list[AttemptEnd]:
+    """Answered calls that ended unseen: their outcome and flow columns from the flow events
+    stored before the switch went quiet (one read, the batch's own locking SELECT)."""
+    if not attempt_ids:
+        return []
+    ids = sorted(attempt_ids)
+    found = session.connection().execute(
+        _locking_select(session.get_bind().dialect.name), {"b_ids": ids, "b_needs": ids}
+    )
+    ends = []
+    for row in found.all():
+        record = CallRecord.of(row)
+        if row.history:
+            record = apply_all(record, _history(row.history))[0]
+        derived = flow_mod.derive(
+            record.flow, answered_at=record.answered_at, ended_at=now, ended=True,
+            hangup_cause="UNKNOWN",
+        )  # fmt: skip
+        columns = {k: v for k, v in derived.columns.items() if v is not None}
+        ends.append(
+            AttemptEnd(
+                row.id,
+                outcome=derived.outcome or outcome_for_answered(),
+                hangup_cause="UNKNOWN",
+                ended_at=now,
+                error=RECONCILE_ERROR,
+                columns=columns,
+            )
+        )
+    return ends
 
 
 def _needs_history(event: Event) -> bool:
@@ -558,8 +593,9 @@ def reconcile_node(
 ) -> ReconcileResult:
     """End the attempts live on ``node`` that the switch no longer has (``channels``: the
     uuids of ``show channels``) and were sent more than ``min_age`` seconds ago: their end
-    happened while nobody listened. Answered ones get the answered outcome, others
-    ``failed``; the hangup cause is ``UNKNOWN``."""
+    happened while nobody listened. Answered ones get the outcome their stored flow events
+    say (``agent_answered``, ``opted_out``…; ``completed`` without any), others ``failed``;
+    the hangup cause is ``UNKNOWN``."""
     up = set(channels)
     now = clock.now()
     cutoff = now - timedelta(seconds=min_age)
@@ -574,6 +610,7 @@ def reconcile_node(
         ).where(CallAttempt.fs_node == node, CallAttempt.state.in_(LIVE_ATTEMPT_STATES))
     ).all()
     ends: list[AttemptEnd] = []
+    answered: list[uuid.UUID] = []
     for attempt_id, state, campaign_id, sent_at, changed_at in rows:
         if str(attempt_id) in up:
             result.live += 1
@@ -588,15 +625,16 @@ def reconcile_node(
             if state in ACTIVE_STATES:
                 result.active[attempt_id] = campaign_label(campaign_id)
             continue
+        if state == "answered":
+            answered.append(attempt_id)
+            continue
         ends.append(
             AttemptEnd(
-                attempt_id,
-                outcome=outcome_for_answered() if state == "answered" else "failed",
-                hangup_cause="UNKNOWN",
-                ended_at=now,
+                attempt_id, outcome="failed", hangup_cause="UNKNOWN", ended_at=now,
                 error=RECONCILE_ERROR,
             )
-        )
+        )  # fmt: skip
+    ends.extend(_answered_ends(session, answered, now))
     won = finalise_attempts(session, ends, by=f"consumer:{node}", leases=leases, clock=clock)
     result.finalised = len(won)
     result.finalised_ids = won

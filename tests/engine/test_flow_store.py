@@ -156,3 +156,27 @@ def test_an_ai_document_without_other_keys(engine: Engine) -> None:
     assert (row.outcome, row.ai) == ("completed", {"agentId": "sip:bot", "endReason": "USER_BUSY"})
     with Session(engine) as s:
         assert s.scalar(sa.select(sa.func.count()).select_from(CallAttempt)) == 1
+
+
+def test_a_call_that_ended_unseen_takes_its_outcome_from_its_stored_flow_events(
+    engine: Engine,
+) -> None:
+    """The ESL connection dropped after the opt-out and the hangup was never seen: the
+    reconcile (the switch no longer has the call) folds the stored events, so the call is
+    ``opted_out`` with its IVR columns, not a bare ``completed``."""
+    from dialer.consumer.store import RECONCILE_ERROR, reconcile_node
+
+    call = Call(engine, fs_node="fs1", originate_sent_at=datetime(2026, 11, 21, 11, 0, tzinfo=UTC))
+    out = shapes.custom("dialer::opt_out", 7.1, {"dialer_attempt_id": "x", "ivr_digit": "9"})
+    events = shapes.call(shapes.ivr_round(7.0, "9", "success"), out,
+                         end=shapes.hangup(9.0, ivr_digit="9"))  # fmt: skip
+    call.batch(events[:-1])  # everything but the hangup
+    assert call.row().state == "answered"
+    with Session(engine) as s, s.begin():
+        result = reconcile_node(s, "fs1", [], leases=None, clock=call.clock, min_age=0)
+    assert result.finalised == 1
+    row = call.row()
+    assert (row.state, row.outcome, row.hangup_cause, row.error) == (
+        "ended", "opted_out", "UNKNOWN", RECONCILE_ERROR
+    )
+    assert (row.ivr_digit, row.ivr_result, row.amd_result) == ("9", "digit_pressed", "human")
