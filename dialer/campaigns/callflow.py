@@ -99,8 +99,15 @@ class AmdSettings(_Strict):
     maximum_word_length: StrictInt = Field(default=5000, ge=100, le=60_000)
 
     def arguments(self) -> str:
-        """``name=value`` words in mod_amd's argument syntax (forks that read arguments)."""
-        return " ".join(f"{name}={value}" for name, value in self.model_dump().items())
+        """``name=value`` words in mod_amd's argument syntax (forks that read arguments), for
+        the settings that differ from mod_amd's defaults: the rest is the node's ``amd.conf``
+        (and every call's originate stays short)."""
+        defaults = type(self).model_fields
+        return " ".join(
+            f"{name}={value}"
+            for name, value in self.model_dump().items()
+            if value != defaults[name].default
+        )
 
 
 class Amd(_Strict):

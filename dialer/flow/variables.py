@@ -150,7 +150,9 @@ def flow_variables(
     amd = config.amd
     out[c.AMD] = "true" if amd.enabled else "false"
     if amd.enabled:
-        out[c.AMD_ARGS] = amd.settings.arguments()
+        arguments = amd.settings.arguments()
+        if arguments:  # none: the node's amd.conf as it is
+            out[c.AMD_ARGS] = arguments
         # a node without mod_amd listens for a beep (avmd) as long as mod_amd may analyse
         out[c.AVMD_WINDOW_MS] = str(amd.settings.total_analysis_time)
         out[c.AMD_ON_MACHINE] = amd.on_machine.value
@@ -210,4 +212,14 @@ def flow_variables(
         # the switch must hold exactly this: a value the builder would encode is a bug here
         if stored_form(value) != value:
             raise AssertionError(f"flow variable {name} cannot be carried: {value!r}")
-    return out
+    # what the flow would take anyway is not sent: every variable rides in every event of the
+    # call, so each one costs the consumer on every event (dialer_amd stays: the lifecycle
+    # reads AMD as asked for from it when mod_amd left nothing)
+    return {
+        name: value
+        for name, value in out.items()
+        if name in _ALWAYS_SENT or c.DEFAULTS.get(name) != value
+    }
+
+
+_ALWAYS_SENT = frozenset({c.AMD})

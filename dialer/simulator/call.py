@@ -515,7 +515,8 @@ class Call:
         # mod_amd reports only through variables; a hangup mid-analysis leaves them unset.
         # Of its ``name=value`` arguments only total_analysis_time changes what is simulated.
         settings = dict(word.partition("=")[::2] for word in arg.split())
-        total = settings.get("total_analysis_time", "")
+        # without the argument, mod_amd's default (amd.conf) of 5000 ms
+        total = settings.get("total_analysis_time", "5000")
         if total.isdigit() and self.plan.amd_seconds * 1000 >= int(total):
             self.wait(int(total) / 1000)
             self.ch.set_var("amd_result", "NOTSURE")

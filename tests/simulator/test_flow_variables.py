@@ -127,9 +127,7 @@ def test_press1_human_presses_1_and_reaches_the_campaign_queue() -> None:
         ("answer", ""),
         ("sched_hangup", "+90 ALLOTTED_TIMEOUT"),  # flow_timeout, below max_duration
         ("record_session", f"$${{recordings_dir}}/dialer/7/{steps[0]['Unique-ID']}.wav"),
-        ("amd", "silence_threshold=256 initial_silence=3000 greeting=1500 "
-                "after_greeting_silence=800 total_analysis_time=4000 min_word_length=100 "
-                "between_words_silence=50 maximum_number_of_words=3 maximum_word_length=5000"),
+        ("amd", "initial_silence=3000 total_analysis_time=4000"),  # what differs
     ]  # fmt: skip
     assert ran[4] == (
         "play_and_get_digits",
