@@ -133,8 +133,7 @@ def _print_status(status: CampaignStatus) -> None:
     attempts = Table("attempts", "n")
     for name, count in status.attempts.items():
         attempts.add_row(name, str(count))
-    grid = Table.grid(padding=(0, 2))
-    columns: list[Table] = [counts, attempts]
+    tables: list[Table] = [counts, attempts]
     for title, values in (
         ("final outcome", status.final_outcomes),
         ("blocked", status.blocked),
@@ -147,9 +146,12 @@ def _print_status(status: CampaignStatus) -> None:
             table = Table(title, "n")
             for name, count in values.items():
                 table.add_row(escape(name), str(count))
-            columns.append(table)
-    grid.add_row(*columns)
-    out_console.print(grid)
+            tables.append(table)
+    # three tables a row: readable in 80 columns, however many sections the campaign has
+    for start in range(0, len(tables), 3):
+        grid = Table.grid(padding=(0, 2))
+        grid.add_row(*tables[start : start + 3])
+        out_console.print(grid)
 
 
 def _transition(run: Callable[[], CampaignInfo], verb: str) -> None:
