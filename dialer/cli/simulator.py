@@ -33,6 +33,12 @@ def simulator_command(
         help="A module this node lacks (repeatable), e.g. --without mod_amd: the flow then "
         "detects machines with avmd alone; dialer doctor sees it too.",
     ),
+    queue: list[str] = typer.Option(
+        [],
+        "--queue",
+        help="A mod_callcenter queue it has besides dialer_q@default (repeatable), e.g. "
+        "--queue sales@default: what callcenter_config queue list (and dialer doctor) shows.",
+    ),
 ) -> None:
     """Run the FreeSWITCH simulator until interrupted."""
     from dialer.simulator.cli import run_simulator_cli  # gevent is only loaded when needed
@@ -41,7 +47,7 @@ def simulator_command(
         run_simulator_cli(
             listen=listen, password=password, scenario=scenario, time_scale=time_scale,
             ledger=ledger, max_sessions=max_sessions, sessions_per_second=sessions_per_second,
-            seed=seed, acl=acl, without=without,
+            seed=seed, acl=acl, without=without, queues=queue,
         )  # fmt: skip
     except (OSError, ValueError) as exc:
         fail(f"simulator: {exc}")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import re
 import signal
 from collections.abc import Sequence
 from typing import Any
@@ -14,8 +15,11 @@ from typing import Any
 import gevent
 from gevent.event import Event
 
+from dialer.simulator import introspect
 from dialer.simulator.modules import DEFAULT_MODULES
 from dialer.simulator.server import DEFAULT_ACL, Simulator
+
+_QUEUE = re.compile(r"[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+")
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
@@ -49,6 +53,7 @@ def build_simulator(
     seed: int | None = None,
     acl: str | None = None,
     without: Sequence[str] = (),
+    queues: Sequence[str] = (),
 ) -> Simulator:
     """The simulator the command line describes, not started."""
     host, port = parse_listen(listen)
@@ -56,7 +61,10 @@ def build_simulator(
     if unknown:
         known = ", ".join(sorted(DEFAULT_MODULES))
         raise ValueError(f"--without: {', '.join(unknown)} is not a module it loads ({known})")
-    return Simulator(
+    bad = [q for q in queues if not _QUEUE.fullmatch(q)]
+    if bad:
+        raise ValueError(f"--queue: {bad[0]!r} is not a queue name like sales@default")
+    sim = Simulator(
         modules=DEFAULT_MODULES - set(without),
         acl=parse_acl(acl),
         password=password,
@@ -69,6 +77,9 @@ def build_simulator(
         sessions_per_second=sessions_per_second,
         seed=seed,
     )
+    if queues:
+        introspect.configure(sim.switch, queues=[introspect.DEFAULT_QUEUE, *queues])
+    return sim
 
 
 def run_simulator_cli(**options: Any) -> None:

@@ -137,3 +137,12 @@ def test_without_takes_a_module_off_the_node_and_refuses_an_unknown_one() -> Non
     assert "mod_avmd" in sim.switch.modules
     with pytest.raises(ValueError, match="--without: mod_nope is not a module it loads"):
         build_simulator(listen="127.0.0.1:0", without=["mod_nope"])
+
+
+def test_queue_adds_a_callcenter_queue_and_refuses_a_bad_name() -> None:
+    from dialer.simulator import introspect
+
+    sim = build_simulator(listen="127.0.0.1:0", queues=["sales@default"])
+    assert introspect.queues(sim.switch) == ("dialer_q@default", "sales@default")
+    with pytest.raises(ValueError, match="--queue: 'sales' is not a queue name"):
+        build_simulator(listen="127.0.0.1:0", queues=["sales"])
