@@ -26,6 +26,9 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from dialer.lifecycle.values import clean_text as _text
+from dialer.lifecycle.values import whole_number as _int
+
 AMD_RESULT = "campaign.amd_result"
 IVR_COMPLETED = "campaign.ivr_completed"
 QUEUE_JOINED = "campaign.queue_joined"
@@ -565,20 +568,6 @@ def _outcome(cols: dict[str, Any], flow: Flow, queued: bool, bridged: bool) -> s
 
 
 # -- values -------------------------------------------------------------------------------
-
-
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None
-
-
-def _int(value: Any) -> int | None:
-    text = _text(value)
-    if text is None or not text.lstrip("-").isdigit():
-        return None
-    return int(text)
 
 
 def _at(micros: int | None) -> datetime | None:

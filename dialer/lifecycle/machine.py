@@ -42,6 +42,8 @@ from typing import Any, Protocol
 
 from dialer.lifecycle import flow as flow_mod
 from dialer.lifecycle.flow import EMPTY, FLOW_COLUMNS, STAGES, Flow
+from dialer.lifecycle.values import clean_text as _text
+from dialer.lifecycle.values import whole_number as _int
 from dialer.outcomes import error_cause, outcome_for_answered, outcome_for_unanswered
 
 CALL_INITIATED = "campaign.call_initiated"
@@ -363,20 +365,6 @@ def _emitted(before: CallRecord, after: CallRecord) -> list[str]:
 
 
 # -- values -------------------------------------------------------------------------------
-
-
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None
-
-
-def _int(value: Any) -> int | None:
-    text = _text(value)
-    if text is None or not text.lstrip("-").isdigit():
-        return None
-    return int(text)
 
 
 def _usec(value: Any) -> datetime | None:
