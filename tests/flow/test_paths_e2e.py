@@ -16,11 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import sqlalchemy as sa
 import yaml
 from sqlalchemy.orm import Session
 
+from dialer.call_detail import DETAIL_SCHEMA, call_detail
 from dialer.db.engine import make_engine
 from dialer.db.models import CallAttempt, DncNumber
 
@@ -137,14 +139,7 @@ def _run(tmp_path: Path, campaign: dict[str, Any], paths: dict[str, Route]) -> s
     scenario = {"name": "paths", "numbers": {p.number: p.plan for p in paths.values()}}
     (tmp_path / "paths.yaml").write_text(yaml.safe_dump(scenario), encoding="utf-8")
 
-    def dialer(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [sys.executable, "-m", "dialer", *args], env=env, cwd=tmp_path,
-            capture_output=True, text=True, timeout=timeout, check=False,
-        )  # fmt: skip
-        assert done.returncode == 0, (args, done.stdout[-2000:], done.stderr[-3000:])
-        return done
-
+    dialer = _cli(tmp_path, env)
     dialer("lists", "import", "paths.csv", "--name", "Paths")
     dialer("campaigns", "create", "campaign.yaml")
     done = dialer(
@@ -157,6 +152,18 @@ def _run(tmp_path: Path, campaign: dict[str, Any], paths: dict[str, Route]) -> s
     assert report["switch"]["duplicate_originates"] == 0
     assert report["switch"]["originates"] == len(paths)
     return url
+
+
+def _cli(tmp_path: Path, env: dict[str, str]) -> Any:
+    def dialer(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "dialer", *args], env=env, cwd=tmp_path,
+            capture_output=True, text=True, timeout=timeout, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, (args, done.stdout[-2000:], done.stderr[-3000:])
+        return done
+
+    return dialer
 
 
 def _attempts(url: str) -> dict[str, CallAttempt]:
@@ -236,3 +243,63 @@ def test_a_machine_is_hung_up_on_when_the_campaign_says_so(tmp_path: Path) -> No
     assert not machine.recording_enabled  # this campaign records nothing
     assert machine.recording_url is None
     assert attempts[paths["human"].number].outcome == "agent_answered"
+
+
+@pytest.mark.slow
+def test_every_call_has_its_detail_as_campaign_completed_carries_it(tmp_path: Path) -> None:
+    """``call_detail`` (and ``dialer calls show --json``) of every path: valid against the
+    shipped JSON Schema, the seed's fields filled from what the flow recorded."""
+    url = _run(tmp_path, CAMPAIGN, PATHS)
+    attempts = _attempts(url)
+    engine = make_engine(url)
+    details = {
+        name: call_detail(engine, attempts[p.number].id, recordings_url="https://rec.example/{node}/")
+        for name, p in PATHS.items()
+    }
+    engine.dispose()
+    for name, detail in details.items():
+        jsonschema.validate(detail, DETAIL_SCHEMA)
+        assert detail["outcome"] == PATHS[name].outcome, name
+        assert detail["status"] == "completed", name
+        assert detail["toNumber"] == PATHS[name].number
+        assert detail["amd"]["enabled"] is True
+        assert detail["amd"]["result"] == PATHS[name].amd
+        assert detail["timing"]["startedAt"] is not None
+        assert detail["timing"]["totalDurationSec"] is not None
+    agent = details["press1_agent"]
+    assert agent["campaignId"] == "1"
+    assert agent["recipientId"] is not None
+    assert agent["ivr"] == {"menuName": "Every path", "digitPressed": "1", "attempts": 1,
+                            "result": "digit_pressed"}  # fmt: skip
+    queue = agent["queue"]
+    assert (queue["entered"], queue["queueName"], queue["queueId"], queue["result"]) == (
+        True, "Press 1 Agents", "sales@default", "answered"
+    )
+    assert queue["answeredBy"]
+    assert queue["talkSeconds"] is not None
+    assert agent["disposition"] == "transferred"
+    assert agent["recording"]["url"] == (
+        f"https://rec.example/fs1/dialer/1/{agent['callUuid']}.wav"
+    )
+    assert "ai" not in agent
+    bot = details["ai_agent"]
+    assert bot["ai"]["agentId"] == "bot"  # the registry's name, not the dial string
+    assert details["no_input"]["queue"]["entered"] is False
+    assert details["invalid_then_valid"]["ivr"]["attempts"] == 2
+
+    env = {**os.environ, "DIALER_DATABASE_URL": url, "DIALER_DATA_DIR": str(tmp_path)}
+    env.pop("DIALER_REDIS_URL", None)
+    env["DIALER_RECORDINGS_URL"] = "https://rec.example/{node}/"
+    dialer = _cli(tmp_path, env)
+    shown = json.loads(dialer("calls", "show", agent["callUuid"], "--json").stdout)
+    assert shown == agent
+    text = dialer("calls", "show", agent["callUuid"]).stdout
+    assert "agent_answered" in text
+    assert "Press 1 Agents" in text
+    missing = subprocess.run(
+        [sys.executable, "-m", "dialer", "calls", "show", "not-a-uuid"], env=env, cwd=tmp_path,
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert missing.returncode == 1
+    assert "not a call uuid" in missing.stderr
+    assert "Traceback" not in missing.stderr
