@@ -219,6 +219,30 @@ def show_command(campaign_id: int = _ID, as_json: bool = _JSON) -> None:
     _print_campaign(info)
 
 
+@app.command("active")
+def active_command(campaign_id: int = _ID, as_json: bool = _JSON) -> None:
+    """The campaign's calls up now, against its channel limit (getCampaignActive)."""
+    from dialer.campaigns.active import campaign_active
+
+    engine = open_engine(load_settings())
+    with _errors():
+        active = campaign_active(engine, campaign_id)
+    if as_json:
+        _echo_json(active)
+        return
+    out_console.print(
+        f"campaign {campaign_id}: {active['activeChannels']}/{active['maxChannels']} channels"
+        " in use",
+        highlight=False,
+    )
+    if active["calls"]:
+        table = Table("call", "to", "status", "stage", "node", "since")
+        for call in active["calls"]:
+            table.add_row(call["callUuid"], call["toNumber"], call["status"], call["stage"],
+                          call["node"] or "", call["startedAt"] or "")  # fmt: skip
+        out_console.print(table)
+
+
 @app.command("start")
 def start_command(campaign_id: int = _ID) -> None:
     """Start a draft campaign: its recipients are queued for calling."""

@@ -174,3 +174,14 @@ def test_usage_errors_exit_2(op: Operator) -> None:
     assert "Traceback" not in done.stderr
     done = op("campaigns", "wait", "1", "--timeout", "-1", code=2)
     assert "--timeout" in done.stderr
+
+
+def test_active_calls_of_a_campaign_before_any_call_and_of_no_campaign(
+    op: Operator, sample: int
+) -> None:
+    campaign_id = op.json("campaigns", "create", str(SAMPLE_CAMPAIGN))["id"]
+    assert op.json("campaigns", "active", str(campaign_id)) == {
+        "activeChannels": 0, "maxChannels": 10, "calls": [],
+    }  # fmt: skip
+    assert "0/10 channels in use" in op("campaigns", "active", str(campaign_id)).stdout
+    assert "no campaign 999" in op.error("campaigns", "active", "999")
