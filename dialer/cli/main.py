@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from dialer.cli import calls, campaigns, db, dnc, lists
+from dialer.cli import calls, campaigns, db, dnc, lists, webhooks
 from dialer.cli.api import api_command
 from dialer.cli.call import call_command
 from dialer.cli.consumer import consumer_command
@@ -22,6 +22,7 @@ app.add_typer(lists.app, name="lists")
 app.add_typer(dnc.app, name="dnc")
 app.add_typer(campaigns.app, name="campaigns")
 app.add_typer(calls.app, name="calls")
+app.add_typer(webhooks.app, name="webhooks")
 app.command("simulator")(simulator_command)
 app.command("consumer")(consumer_command)
 app.command("run")(run_command)

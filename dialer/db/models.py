@@ -315,6 +315,10 @@ class WebhookEndpoint(Base):
     company_id: Mapped[str | None] = mapped_column(String(100), index=True)
     url: Mapped[str] = mapped_column(Text, nullable=False)
     secret: Mapped[str] = mapped_column(Text, nullable=False)
+    #: Only this campaign's calls (None: every call of the company).
+    campaign_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("campaigns.id", ondelete="CASCADE"), index=True
+    )
     #: Event names this endpoint wants; empty means all.
     events: Mapped[list[str]] = mapped_column(JSONDocument, nullable=False, default=list)
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
