@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from dialer.cli import calls, campaigns, db, dnc, lists, webhooks
+from dialer.cli import calls, campaigns, db, dnc, lists, reports, webhooks
 from dialer.cli.api import api_command
 from dialer.cli.call import call_command
 from dialer.cli.consumer import consumer_command
@@ -23,6 +23,7 @@ app.add_typer(dnc.app, name="dnc")
 app.add_typer(campaigns.app, name="campaigns")
 app.add_typer(calls.app, name="calls")
 app.add_typer(webhooks.app, name="webhooks")
+app.add_typer(reports.app, name="reports")
 app.command("simulator")(simulator_command)
 app.command("consumer")(consumer_command)
 app.command("run")(run_command)
