@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -14,10 +15,11 @@ from typing import IO, Any
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from dialer.cli.context import err_console, fail, load_settings, open_engine
+from dialer.cli.context import err_console, fail, load_settings, open_engine, out_console
 from dialer.reports.cdr import cdr_report
 from dialer.reports.outcomes import CampaignNotFoundError, Report, outcomes_report
 from dialer.reports.stream import write_csv
+from dialer.reports.summary import campaign_summary
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,60 @@ def cdr_command(
     except CampaignNotFoundError as exc:
         fail(str(exc))
     _write(report, output, "cdr", campaign=campaign_id)
+
+
+@app.command("summary")
+def summary_command(
+    campaign_id: int = typer.Argument(..., help="The campaign's id."),
+    as_json: bool = typer.Option(False, "--json", help="The figures as one JSON object."),
+) -> None:
+    """The funnel, answer, AMD machine and press-1 rates, queue waits, and abandonment of the
+    last 30 days against the 3 % limit."""
+    engine = open_engine(load_settings())
+    try:
+        summary = campaign_summary(engine, campaign_id)
+    except CampaignNotFoundError as exc:
+        fail(str(exc))
+    if as_json:
+        typer.echo(json.dumps(summary))
+        return
+    _print_summary(summary)
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    funnel = summary["funnel"]
+    out_console.print(f"campaign {summary['campaign_id']}", highlight=False)
+    out_console.print(
+        "  funnel: " + " > ".join(f"{n.replace('_', ' ')} {v}" for n, v in funnel.items()),
+        highlight=False,
+    )
+    rates = (("answer rate", "answer_rate"), ("AMD machine rate", "amd_machine_rate"),
+             ("press-1 rate", "press1_rate"))  # fmt: skip
+    out_console.print(
+        "  " + ", ".join(f"{label} {_percent(summary[key])}" for label, key in rates),
+        highlight=False,
+    )
+    wait = summary["queue_wait"]
+    out_console.print(
+        f"  queue wait: average {_seconds(wait['average_seconds'])}, "
+        f"p90 {_seconds(wait['p90_seconds'])}",
+        highlight=False,
+    )
+    ab = summary["abandonment"]
+    verdict = "[bold red]OVER the limit[/]" if ab["over_limit"] else "within the limit"
+    out_console.print(
+        f"  abandonment (30 days): {ab['abandoned']} of {ab['handoffs']} queue handoffs, "
+        f"{_percent(ab['rate'])}, limit {_percent(ab['limit'])}: {verdict}",
+        highlight=False,
+    )
+
+
+def _percent(rate: float | None) -> str:
+    return "-" if rate is None else f"{rate * 100:.1f} %"
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f} s"
 
 
 def _moment(text: str | None, option: str, *, end: bool) -> datetime | None:
