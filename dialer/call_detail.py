@@ -124,7 +124,7 @@ def detail_of(row: Any, context: _Context, *, recordings_url: str = "") -> dict[
         },
         "hangupCause": row["hangup_cause"],
         "status": _status(row["state"], row["outcome"]),
-        "disposition": row["disposition"] or _disposition(row["handoff_type"]),
+        "disposition": disposition_of(row["disposition"], row["handoff_type"]),
     }
     if row["handoff_type"] == "ai_agent" or row["ai"]:
         detail["ai"] = _ai(row, context.config)
@@ -167,8 +167,10 @@ def _status(state: str, outcome: str | None) -> str:
     return _LIVE.get(state, state)
 
 
-def _disposition(handoff: str | None) -> str | None:
-    """Without a disposition of its own (an AI agent's lead status), what the call became."""
+def disposition_of(disposition: str | None, handoff: str | None) -> str | None:
+    """The call's own disposition (an AI agent's lead status), else what the call became."""
+    if disposition:
+        return disposition
     if handoff in ("queue", "extension"):
         return "transferred"
     return None

@@ -16,6 +16,7 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
+from dialer.call_detail import disposition_of
 from dialer.db.models import CallAttempt, Campaign, CampaignRecipient, Recipient
 from dialer.reports.cells import cell, iso, phone_cell
 from dialer.reports.stream import stream
@@ -112,7 +113,7 @@ def _rows(engine: Engine, campaign_id: int, fields: list[str]) -> Iterator[list[
             last.c.id.label("call_uuid"), last.c.started_at, last.c.originate_sent_at,
             last.c.answered_at, last.c.ended_at, last.c.billsec, last.c.amd_result,
             last.c.ivr_digit, last.c.queue_wait_seconds, last.c.agent_id, last.c.agent_name,
-            last.c.disposition, last.c.hangup_cause,
+            last.c.disposition, last.c.handoff_type, last.c.hangup_cause,
         )
         .select_from(
             p.join(r, r.c.id == p.c.recipient_id).outerjoin(
@@ -140,6 +141,6 @@ def _rows(engine: Engine, campaign_id: int, fields: list[str]) -> Iterator[list[
             cell(row["queue_wait_seconds"]),
             cell(row["agent_id"]),
             cell(row["agent_name"]),
-            cell(row["disposition"]),
+            cell(disposition_of(row["disposition"], row["handoff_type"])),
             cell(row["hangup_cause"]),
         ]

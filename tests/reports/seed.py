@@ -70,8 +70,7 @@ def seed(engine: Engine) -> dict[str, Any]:
             agent_id="1001",
             agent_name="Dana",
             handoff_type="queue",
-            handoff_target="sales",
-            disposition="transferred",
+            handoff_target="sales",  # no disposition of its own: the report says transferred
             hangup_cause="NORMAL_CLEARING",
             recording_url="/rec/a.wav",
         )
