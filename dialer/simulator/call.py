@@ -84,6 +84,8 @@ class Call:
         # commands the channel has not run yet: FreeSWITCH queues them on the session and
         # runs them in order once the running application returns
         self.pending: list[Command] = []
+        #: how long the modelled mod_amd took to decide (the scaled clock's lateness aside)
+        self.amd_took: float | None = None
         self.recording_since: float | None = None  # record_session started (switch time)
         self.keys_used = 0  # of the plan's IVR keys (one per try), over every IVR round
         self.defer_kill = False  # originate still finishing: a kill waits for the park
@@ -518,11 +520,13 @@ class Call:
         # without the argument, mod_amd's default (amd.conf) of 5000 ms
         total = settings.get("total_analysis_time", "5000")
         if total.isdigit() and self.plan.amd_seconds * 1000 >= int(total):
-            self.wait(int(total) / 1000)
+            self.amd_took = int(total) / 1000
+            self.wait(self.amd_took)
             self.ch.set_var("amd_result", "NOTSURE")
             self.ch.set_var("amd_cause", "TOOLONG")
             return
-        self.wait(self.plan.amd_seconds)
+        self.amd_took = self.plan.amd_seconds
+        self.wait(self.amd_took)
         result = "MACHINE" if self.plan.machine else "HUMAN"
         self.ch.set_var("amd_result", result)
         self.ch.set_var("amd_cause", self.plan.amd_cause if self.plan.machine else "HUMAN")
