@@ -387,7 +387,11 @@ class Call:
                 self._sched_hangup(arg)
             elif app == "record_session":
                 if self.recording_since is None:
-                    self.recording_since = self.switch.clock.now()
+                    # the flow records right after the answer: from the answer, not from
+                    # whenever a loaded machine resumed this call on the scaled clock
+                    now = self.switch.clock.now()
+                    since = self.answered_at
+                    self.recording_since = now if since is None else min(since, now)
             elif app == "sched_cancel":
                 self.scheduled_hangup = None
             elif app == "avmd_start":
