@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from dialer.cli.context import err_console, fail, load_settings, open_engine, out_console
 from dialer.reports.cdr import cdr_report
+from dialer.reports.chart import chart_data, check_target, render_png
 from dialer.reports.outcomes import CampaignNotFoundError, Report, outcomes_report
 from dialer.reports.stream import write_csv
 from dialer.reports.summary import campaign_summary
@@ -70,18 +71,44 @@ def cdr_command(
 def summary_command(
     campaign_id: int = typer.Argument(..., help="The campaign's id."),
     as_json: bool = typer.Option(False, "--json", help="The figures as one JSON object."),
+    chart: Path | None = typer.Option(
+        None, "--chart", help="Also write a PNG of the funnel and the outcomes over time here."
+    ),
 ) -> None:
     """The funnel, answer, AMD machine and press-1 rates, queue waits, and abandonment of the
     last 30 days against the 3 % limit."""
+    if chart is not None:
+        _check_chart_target(chart)  # before any work
     engine = open_engine(load_settings())
     try:
-        summary = campaign_summary(engine, campaign_id)
+        if chart is None:
+            summary = campaign_summary(engine, campaign_id)
+        else:  # one pass over the attempts for both
+            data = chart_data(engine, campaign_id)
+            summary = data.summary
     except CampaignNotFoundError as exc:
         fail(str(exc))
+    if chart is not None:
+        _write_chart(chart, render_png(data))
     if as_json:
         typer.echo(json.dumps(summary))
-        return
-    _print_summary(summary)
+    else:
+        _print_summary(summary)
+
+
+def _check_chart_target(path: Path) -> None:
+    try:
+        check_target(path)
+    except OSError as exc:
+        fail(f"cannot write {path}: {exc.strerror or exc}")
+
+
+def _write_chart(path: Path, png: bytes) -> None:
+    try:
+        path.write_bytes(png)
+    except OSError as exc:
+        fail(f"cannot write {path}: {exc.strerror or exc}")
+    err_console.print(f"chart written to {path}", highlight=False, markup=False)
 
 
 def _print_summary(summary: dict[str, Any]) -> None:

@@ -18,6 +18,7 @@ A rate is ``None`` when nothing is there to divide by.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -50,12 +51,18 @@ def campaign_summary(
     """The summary of campaign ``campaign_id`` (see the module). Raises
     :class:`~dialer.reports.outcomes.CampaignNotFoundError`."""
     check_campaign(engine, campaign_id)
+    return summarise(attempts_frame(engine, campaign_id), campaign_id, now or get_clock().now())
+
+
+def attempts_frame(engine: Engine, campaign_id: int, extra: Sequence[str] = ()) -> pd.DataFrame:
+    """One row per attempt of the campaign: the columns the summary needs, then ``extra``
+    (the chart's, so both come from one pass over the attempts)."""
+    columns = [*_COLUMNS, *(name for name in extra if name not in _COLUMNS)]
     a = _ATTEMPTS
-    query = sa.select(*(a.c[name] for name in _COLUMNS)).where(a.c.campaign_id == campaign_id)
-    frame = pd.DataFrame.from_records(
-        (tuple(row.values()) for row in stream(engine, query)), columns=list(_COLUMNS)
+    query = sa.select(*(a.c[name] for name in columns)).where(a.c.campaign_id == campaign_id)
+    return pd.DataFrame.from_records(
+        (tuple(row.values()) for row in stream(engine, query)), columns=columns
     )
-    return summarise(frame, campaign_id, now or get_clock().now())
 
 
 def summarise(frame: pd.DataFrame, campaign_id: int, now: datetime) -> dict[str, Any]:
