@@ -16,7 +16,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from dialer.cli.context import err_console, fail, load_settings, open_engine, out_console
-from dialer.reports.cdr import cdr_report
+from dialer.reports.cdr import CdrReport, cdr_report
 from dialer.reports.chart import chart_data, check_target, render_png
 from dialer.reports.outcomes import CampaignNotFoundError, Report, outcomes_report
 from dialer.reports.stream import write_csv
@@ -165,7 +165,10 @@ def _moment(text: str | None, option: str, *, end: bool) -> datetime | None:
 def _write(report: Report, output: str, name: str, **context: Any) -> None:
     try:
         with _opened(output) as out, _progress(report.total, name) as tick:
-            count = write_csv(out, report.header, report.rows, on_row=tick)
+            if isinstance(report, CdrReport):  # PostgreSQL COPYs it
+                count = report.write(out, on_row=tick)
+            else:
+                count = write_csv(out, report.header, report.rows, on_row=tick)
     except BrokenPipeError:  # ``-o - | head``: the reader has what it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(1)

@@ -2,21 +2,29 @@
 
 The range is on the attempt's creation time (every attempt has one, even one that never
 dialled): ``since`` inclusive, ``until`` exclusive.
+
+On PostgreSQL the export is a ``COPY (…) TO STDOUT``: the server computes every cell (the same
+spreadsheet-safe text, ISO times and numbers as :mod:`dialer.reports.cells`) and the rows go
+to the file without a Python object per value, about as fast as a raw COPY of the columns.
+The rows iterator (``Report.rows``) computes the cells in Python, on either backend, and is
+what the COPY's cells are checked against. Two rarities differ: a float of 10^15 or more with
+a fraction, and NaN or infinity (none occur in durations or waits).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import IO, Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
 from dialer.db.models import CallAttempt, CampaignRecipient
-from dialer.reports.cells import cell, iso, phone_cell
+from dialer.reports.cells import MAX_CELL, cell, iso, phone_cell
 from dialer.reports.outcomes import Report, check_campaign
-from dialer.reports.stream import stream
+from dialer.reports.stream import copy_csv, stream, write_csv
 
 _ATTEMPTS = cast(sa.Table, CallAttempt.__table__)
 _PROGRESS = cast(sa.Table, CampaignRecipient.__table__)
@@ -32,13 +40,29 @@ HEADER: tuple[str, ...] = (
 )  # fmt: skip
 
 
+@dataclass(frozen=True)
+class CdrReport(Report):
+    """The CDR report; :meth:`write` COPYs it on PostgreSQL."""
+
+    engine: Engine | None = None
+    #: The rows with their cells computed by PostgreSQL (None elsewhere).
+    copy_query: sa.Select[Any] | None = None
+
+    def write(self, out: IO[str], *, on_row: Callable[[], None] | None = None) -> int:
+        """Write the report as CSV to ``out`` (as :func:`~dialer.reports.stream.write_csv`
+        does); the number of rows written."""
+        if self.engine is not None and self.copy_query is not None:
+            return copy_csv(self.engine, self.copy_query, out, self.header, on_row=on_row)
+        return write_csv(out, self.header, self.rows, on_row=on_row)
+
+
 def cdr_report(
     engine: Engine,
     *,
     campaign_id: int | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-) -> Report:
+) -> CdrReport:
     """Every attempt that matches, oldest first, streamed. Raises
     :class:`~dialer.reports.outcomes.CampaignNotFoundError` for an unknown campaign."""
     if campaign_id is not None:
@@ -54,13 +78,100 @@ def cdr_report(
     with engine.connect() as conn:
         total = conn.execute(sa.select(sa.func.count()).select_from(a).where(*where)).scalar_one()
     p = _PROGRESS
+    joined = a.outerjoin(p, p.c.id == a.c.campaign_recipient_id)
+    order = (a.c.created_at, a.c.id)
     query = (
         sa.select(a, p.c.recipient_id.label("list_recipient_id"))
-        .select_from(a.outerjoin(p, p.c.id == a.c.campaign_recipient_id))
+        .select_from(joined)
         .where(*where)
-        .order_by(a.c.created_at, a.c.id)
+        .order_by(*order)
     )
-    return Report(HEADER, _rows(engine, query), int(total))
+    copy_query = None
+    if engine.dialect.name == "postgresql":
+        copy_query = sa.select(*_server_cells()).select_from(joined).where(*where).order_by(*order)
+    return CdrReport(HEADER, _rows(engine, query), int(total), engine, copy_query)
+
+
+def _server_cells() -> list[sa.ColumnElement[Any]]:
+    """The cells of :data:`HEADER` as PostgreSQL computes them (NULL for an empty cell)."""
+    a, p = _ATTEMPTS, _PROGRESS
+    recipient = sa.func.coalesce(
+        sa.cast(p.c.recipient_id, sa.Text),
+        _text(a.c["metadata"].op("->>", return_type=sa.Text)("recipientId")),
+    )
+    return [
+        sa.cast(a.c.id, sa.Text),
+        a.c.campaign_id,
+        recipient,
+        _phone(a.c.to_number),
+        _phone(a.c.caller_id_number),
+        a.c.attempt_no,
+        _text(a.c.state),
+        _text(a.c.outcome),
+        _time(a.c.created_at),
+        _time(sa.func.coalesce(a.c.started_at, a.c.originate_sent_at)),
+        _time(a.c.answered_at),
+        _time(a.c.ended_at),
+        _float(a.c.ring_duration_sec),
+        a.c.billsec,
+        sa.cast(a.c.amd_enabled, sa.Text),
+        _text(a.c.amd_result),
+        _text(a.c.amd_cause),
+        a.c.amd_duration_ms,
+        _text(a.c.ivr_digit),
+        a.c.ivr_attempts,
+        _text(a.c.ivr_result),
+        _text(a.c.queue_name),
+        _time(a.c.queue_entered_at),
+        _float(a.c.queue_wait_seconds),
+        _text(a.c.queue_result),
+        _text(a.c.agent_id),
+        _text(a.c.agent_name),
+        a.c.talk_seconds,
+        _text(a.c.handoff_type),
+        _text(a.c.handoff_target),
+        sa.cast(a.c.abandoned, sa.Text),
+        _text(a.c.recording_url),
+        a.c.recording_duration_sec,
+        _text(a.c.hangup_cause),
+        _text(a.c.disposition),
+        _text(a.c.fs_node),
+        _text(a.c.error),
+    ]
+
+
+def _text(value: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    """:func:`~dialer.reports.cells.safe_text` in SQL (PostgreSQL text holds no NUL)."""
+    cut = sa.case(
+        (
+            sa.func.length(value) > MAX_CELL - 2,
+            sa.func.left(value, MAX_CELL - 2, type_=sa.Text).concat("…"),
+        ),
+        else_=value,
+    )
+    first = sa.func.left(sa.func.ltrim(cut, " ", type_=sa.Text), 1, type_=sa.Text)
+    trigger = first.in_(("=", "+", "-", "@", "\t", "\r"))
+    safe = sa.case((trigger, sa.literal("'", sa.Text).concat(cut)), else_=cut)
+    return sa.func.nullif(safe, "")
+
+
+def _phone(value: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    """:func:`~dialer.reports.cells.phone_cell`: valid E.164 verbatim, else safe text."""
+    return sa.case((value.regexp_match(r"^\+[1-9][0-9]{1,14}$"), value), else_=_text(value))
+
+
+def _time(value: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    """:func:`~dialer.reports.cells.iso`: UTC, milliseconds (cut, as Python cuts them), Z."""
+    return sa.func.to_char(sa.func.timezone("UTC", value), 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+
+
+def _float(value: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    """A float as Python writes it: shortest digits, and ``.0`` on a whole number."""
+    whole = sa.and_(value == sa.func.trunc(value), sa.func.abs(value) < 1e16)
+    return sa.case(
+        (whole, sa.cast(sa.cast(value, sa.BigInteger), sa.Text).concat(".0")),
+        else_=sa.cast(value, sa.Text),
+    )
 
 
 def _rows(engine: Engine, query: sa.Select[Any]) -> Iterator[list[Any]]:
