@@ -26,9 +26,17 @@ The time is from the server's first write to EOF / the last event / the last end
 recorded moment, time-scaled so that the calls start ``--cps`` apart. For each attempt: from
 the write of the frame that ends it (its CHANNEL_HANGUP_COMPLETE, or an originate's ``-ERR``
 job) to the commit of its end. The default cps is ``bench.stack_rate``'s campaign rate.
+
+The process is monkey-patched as ``dialer consumer`` is (``dialer.cli``): while the writer waits
+for PostgreSQL or Redis, the reader goes on reading.
 """
 
+# ruff: noqa: E402  (the patch comes before anything imports socket, select or threading)
 from __future__ import annotations
+
+from gevent import monkey
+
+monkey.patch_all()
 
 import argparse
 import os
@@ -51,6 +59,7 @@ import gevent.event
 import gevent.socket
 import redis
 import sqlalchemy as sa
+from prometheus_client import REGISTRY
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
@@ -226,6 +235,33 @@ def held_leases(ids: Sequence[uuid.UUID]) -> Iterator[RedisLeases]:
         client.close()
 
 
+class StatementTimes:
+    """Wall seconds per kind of statement (its first words), from the cursor events."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.seconds: dict[str, float] = {}
+        self._started: list[float] = []
+        sa.event.listen(engine, "before_cursor_execute", self._before)
+        sa.event.listen(engine, "after_cursor_execute", self._after)
+
+    def _before(self, *_: Any) -> None:
+        self._started.append(time.perf_counter())
+
+    def _after(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        spent = time.perf_counter() - self._started.pop()
+        kind = " ".join(statement.split()[:4])[:48]
+        self.seconds[kind] = self.seconds.get(kind, 0.0) + spent
+
+    def top(self, count: int) -> str:
+        ranked = sorted(self.seconds.items(), key=lambda item: -item[1])[:count]
+        return ", ".join(f"{kind!r} {spent:.2f} s" for kind, spent in ranked)
+
+
+def batch_time() -> float:
+    """Seconds spent in the consumer's batch transactions so far (its own histogram)."""
+    return REGISTRY.get_sample_value("dialer_consumer_batch_seconds_sum") or 0.0
+
+
 def database_facts(engine: Engine) -> tuple[int, int]:
     """(attempts ended, events stored)."""
     with Session(engine) as s:
@@ -252,25 +288,28 @@ def simulator(port: int) -> Iterator[subprocess.Popen[bytes]]:
     argv = [sys.executable, "-m", "dialer", "simulator", "--listen", f"127.0.0.1:{port}"]
     argv += ["--scenario", "realistic", "--time-scale", str(RECORD_TIME_SCALE), "--seed", "7"]
     argv += ["--max-sessions", "100000", "--sessions-per-second", "100000"]
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    fail("the simulator did not start")
-                time.sleep(0.1)
-        yield proc
-    finally:
-        proc.terminate()
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=log)
         try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        log.seek(0)
+                        last = log.read().decode("utf-8", "replace").strip().splitlines()
+                        fail(f"the simulator did not start: {last[-1] if last else 'no output'}")
+                    time.sleep(0.1)
+            yield proc
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 class Recorder:
@@ -281,6 +320,9 @@ class Recorder:
         self.attempts = attempts
         self.ended: set[str] = set()
         self.all_ended = gevent.event.Event()
+        self.cpu = 0.0  # this process's CPU seconds until the last end was committed
+        self.batch_seconds = 0.0  # the writer's time in persist_batch transactions
+        self.in_statements: dict[str, float] = {}  # statement kind -> seconds, until then
         self.buf = bytearray()
         self._pos = 0
         self.sock = gevent.socket.create_connection(("127.0.0.1", port))
@@ -410,8 +452,9 @@ def index(stream: bytes, attempts: list[str], interval: float) -> Recording:
 # -- the readers ------------------------------------------------------------------------------
 
 
-def handshake(sock: socket.socket) -> None:
-    """auth/request, auth, the consumer's subscription; what follows is the stream."""
+def handshake(sock: socket.socket) -> bytes:
+    """auth/request, auth, the consumer's subscription; returns what came of the stream with
+    the last reply."""
     buf = b""
     for send, expect in (
         (b"", b"auth/request"),
@@ -426,16 +469,14 @@ def handshake(sock: socket.socket) -> None:
                 fail("the replay server closed during the handshake")
             buf += chunk
         buf = buf[buf.find(b"\n\n", buf.find(expect)) + 2 :]
-    if buf:
-        fail("the replay server wrote before the handshake was over")
+    return buf
 
 
 def raw_run(folder: Path) -> tuple[float, int]:
     """(seconds, bytes): read to EOF, count bytes."""
     with ReplayServer(folder, mode="fast", start_after="event", then="close") as server:
         with socket.create_connection(("127.0.0.1", server.port)) as sock:
-            handshake(sock)
-            size = 0
+            size = len(handshake(sock))
             while chunk := sock.recv(1 << 20):
                 size += len(chunk)
             finished = time.monotonic()
@@ -447,13 +488,16 @@ def parser_run(folder: Path) -> tuple[float, int]:
     """(seconds, events): the adapter's frame parser and event parser on the same socket."""
     with ReplayServer(folder, mode="fast", start_after="event", then="close") as server:
         with socket.create_connection(("127.0.0.1", server.port)) as sock:
-            handshake(sock)
             parser = FrameParser()
             events = 0
-            while chunk := sock.recv(256 * 1024):
+            chunk = handshake(sock)
+            while True:
                 for frame in parser.feed(chunk):
                     parse_event(frame)
                     events += 1
+                chunk = sock.recv(256 * 1024)
+                if not chunk:
+                    break
             parser.close()
             finished = time.monotonic()
         report = server.report()
@@ -498,6 +542,7 @@ class ConsumerRun:
         if got != list(campaign_ids):
             fail(f"the scratch database gave campaign ids {got}, the recording {campaign_ids}")
         self.ids = ids
+        self.statements = StatementTimes(self.engine)
         self.ended: dict[str, float] = {}
         self.all_ended = gevent.event.Event()
 
@@ -509,16 +554,22 @@ class ConsumerRun:
         if len(self.ended) >= len(self.ids):
             self.all_ended.set()
 
-    def run(self, server: ReplayServer, timeout: float) -> tuple[dict[str, Any], Consumer]:
+    def run(
+        self, server: ReplayServer, leases: RedisLeases, timeout: float
+    ) -> tuple[dict[str, Any], Consumer]:
         node = NodeConfig(name="fs1", host="127.0.0.1", port=server.port, password=PASSWORD)
-        with held_leases(self.ids) as leases:
-            consumer = Consumer(node, self.engine, leases, clock=RealClock())
-            consumer.on_batch = self._on_batch
-            consumer.start()
-            if not self.all_ended.wait(timeout=timeout):
-                consumer.stop()
-                fail(f"the consumer ended {len(self.ended)} of {len(self.ids)} attempts")
+        consumer = Consumer(node, self.engine, leases, clock=RealClock())
+        consumer.on_batch = self._on_batch
+        batch_seconds = batch_time()
+        cpu = time.process_time()
+        consumer.start()
+        if not self.all_ended.wait(timeout=timeout):
             consumer.stop()
+            fail(f"the consumer ended {len(self.ended)} of {len(self.ids)} attempts")
+        self.cpu = time.process_time() - cpu
+        self.batch_seconds = batch_time() - batch_seconds
+        self.in_statements = dict(self.statements.seconds)
+        consumer.stop()
         return server.report(), consumer
 
     def close(self) -> None:
@@ -537,7 +588,7 @@ def profiled(output: Path | None) -> Iterator[None]:
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     argv = [spy, "record", "--pid", str(os.getpid()), "--rate", "250", "--format", "raw"]
     argv += ["--nonblocking", "--output", str(output)]
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
     time.sleep(1.0)  # py-spy attaches
     try:
         yield
@@ -587,10 +638,11 @@ def main() -> None:
         parse_s, parsed = parser_run(folder)
         client_s, client_ours = client_run(folder, total)
         with (
+            held_leases(ids) as leases,
             ReplayServer(folder, mode="fast", start_after="bgapi", then="hold") as server,
             profiled(args.profile),
         ):
-            report, consumer = fast.run(server, timeout=120 + args.calls / 20)
+            report, consumer = fast.run(server, leases, timeout=120 + args.calls / 20)
         consumer_s = max(fast.ended.values()) - float(report["started"])
         ended, stored = database_facts(fast.engine)
         fast.close()
@@ -598,10 +650,13 @@ def main() -> None:
         scale = 1.0 / (args.cps * recording.dispatch_interval)
         with scratch_database() as url_lag:
             paced = ConsumerRun(url_lag, ids, list(range(1, CAMPAIGNS + 1)))
-            with ReplayServer(
-                folder, mode="paced", scale=scale, start_after="bgapi", then="hold"
-            ) as server:
-                lag_report, _ = paced.run(server, timeout=120 + args.calls / 20)
+            with (
+                held_leases(ids) as leases,
+                ReplayServer(
+                    folder, mode="paced", scale=scale, start_after="bgapi", then="hold"
+                ) as server,
+            ):
+                lag_report, _ = paced.run(server, leases, timeout=120 + args.calls / 20)
             lag_ended, _ = database_facts(paced.engine)
             paced.close()
         written: dict[str, float] = lag_report["written"]
@@ -629,8 +684,11 @@ def main() -> None:
         print(f"{name:20s} {total:8,} events in {seconds:7.3f} s: {rate:10,.0f} events/s")
     print(
         f"  consumer: {stored:,} events stored, {ended} attempts ended, "
-        f"{consumer.batches} batches"
+        f"{consumer.batches} batches; this process's CPU {fast.cpu:.2f} s, in batch "
+        f"transactions {fast.batch_seconds:.2f} s, waiting for statements "
+        f"{sum(fast.in_statements.values()):.2f} s"
     )
+    print(f"  slowest statements: {fast.statements.top(4)}")
     consumer_rate = rates["consumer"]
     print(f"ratio consumer / raw reader: {consumer_rate / rates['raw socket reader']:.3f} "
           "(goal >= 0.5)")  # fmt: skip

@@ -25,6 +25,7 @@ and when each attempt's ending frame was written.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import socket
 import subprocess
@@ -259,7 +260,7 @@ def serve(folder: Path, mode: str, scale: float, start_after: str, then: str) ->
         except OSError as exc:
             report = {"error": f"stream cut: {exc}"}
         if then == "close":
-            with session.lock:
+            with session.lock, contextlib.suppress(OSError):  # the client may be gone already
                 conn.shutdown(socket.SHUT_WR)
         session.gone.wait(CLIENT_TIMEOUT)
     conn.close()
