@@ -1,0 +1,26 @@
+"""The shipped demo list: made by its generator (byte for byte), fictional numbers only."""
+
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+
+from dialer.demo.sample_list import DEFAULT_PATH, render
+
+FICTIONAL = re.compile(r"^\+1\d{3}55501\d{2}$")
+
+
+def test_the_shipped_csv_is_what_the_generator_writes() -> None:
+    assert DEFAULT_PATH.read_text(encoding="utf-8") == render()
+
+
+def test_every_number_is_a_fictional_555_01xx_line() -> None:
+    with Path(DEFAULT_PATH).open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert 2900 <= len(rows) <= 3100
+    digits = [re.sub(r"\D", "", row["Phone"]) for row in rows]
+    numbers = ["+1" + d[-10:] for d in digits if len(d) in (10, 11)]
+    assert numbers, "no numbers at all"
+    for number in numbers:
+        assert FICTIONAL.match(number), number
