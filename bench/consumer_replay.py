@@ -68,6 +68,7 @@ from bench.esl_replay import FrameIndex, Recording, ReplayServer, split_frames
 from bench.scratch_db import scratch_database
 from bench.simulator_capacity import free_port
 from dialer.campaigns import parse_config
+from dialer.cli.context import fail
 from dialer.clock import RealClock
 from dialer.consumer.service import (
     CHANNEL_EVENTS,
@@ -129,11 +130,6 @@ CAMPAIGN = {
     "max_duration": 300,
     "retries": RETRIES,
 }
-
-
-def fail(message: str) -> None:
-    print(f"error: {message}", file=sys.stderr)
-    raise SystemExit(2)
 
 
 # -- the database ------------------------------------------------------------------------------
@@ -690,8 +686,14 @@ def main() -> None:
     )
     print(f"  slowest statements: {fast.statements.top(4)}")
     consumer_rate = rates["consumer"]
-    print(f"ratio consumer / raw reader: {consumer_rate / rates['raw socket reader']:.3f} "
-          "(goal >= 0.5)")  # fmt: skip
+    per_call = total / args.calls
+    print(
+        f"  the consumer keeps up with {consumer_rate / per_call:,.0f} calls/s "
+        f"({per_call:.1f} events per call); --cps {args.cps:g} offers "
+        f"{args.cps * per_call:,.0f} events/s"
+    )
+    raw_ratio = consumer_rate / rates["raw socket reader"]
+    print(f"ratio consumer / raw reader: {raw_ratio:.3f} (goal >= 0.5)")
     print(f"ratio consumer / ESL parser: {consumer_rate / rates['ESL parser alone']:.3f}")
     print(f"ratio consumer / ESL client: {consumer_rate / rates['ESL client alone']:.3f}")
     print(
