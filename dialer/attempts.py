@@ -68,6 +68,8 @@ log = logging.getLogger(__name__)
 
 #: The order a live attempt moves in; ``mark_attempt`` only ever moves right.
 FORWARD_STATES = ("queued", "originating", "ringing", "answered")
+#: The webhook event every ended attempt sends (dialer.lifecycle.COMPLETED).
+COMPLETED_EVENT = "campaign.completed"
 #: States an attempt can still be ended from.
 ENDABLE_STATES = FORWARD_STATES
 
@@ -488,10 +490,12 @@ def finalise_attempts(
     by: str,
     leases: LeaseBackend | None,
     clock: Clock | None = None,
+    emit: bool = True,
 ) -> list[uuid.UUID]:
     """:func:`finalise_attempt` for each end, in order, in a constant number of statements
     and one lease round trip; returns the winners, in order. An attempt named twice is ended
-    once, by its first end."""
+    once, by its first end. Each winner's ``campaign.completed`` goes to the webhook outbox in
+    the same transaction (``emit=False``: the caller writes it with the call's other events)."""
     clock = clock or get_clock()
     if not ends:
         return []
@@ -499,9 +503,11 @@ def finalise_attempts(
         _check_columns(end.columns, _END_RESERVED)
     if len(ends) == 1:
         # one row: UPDATE … RETURNING says by itself who won, no lock needed
-        return _finalise_one(session, ends[0], by=by, leases=leases, clock=clock)
+        return _finalise_one(session, ends[0], by=by, leases=leases, clock=clock, emit=emit)
     locked = lock_attempts(session, {_as_uuid(end.attempt_id) for end in ends})
-    return finalise_locked_attempts(session, ends, locked, by=by, leases=leases, clock=clock)
+    return finalise_locked_attempts(
+        session, ends, locked, by=by, leases=leases, clock=clock, emit=emit
+    )
 
 
 def finalise_locked_attempts(
@@ -512,6 +518,7 @@ def finalise_locked_attempts(
     by: str,
     leases: LeaseBackend | None,
     clock: Clock,
+    emit: bool = True,
 ) -> list[uuid.UUID]:
     """:func:`finalise_attempts` of attempts this transaction has locked
     (:func:`lock_attempts`, or a ``SELECT … FOR UPDATE`` of its own): ``locked`` holds them
@@ -574,7 +581,7 @@ def finalise_locked_attempts(
         **_given_types(names),
     }
     expect_rowcount(update_many(session, build, rows, types), len(rows), "finalise_attempts")
-    return _after_end(session, winners, leases=leases, now=now)
+    return _after_end(session, winners, leases=leases, now=now, emit=emit)
 
 
 #: A winner: (attempt id, campaign id, campaign recipient id, its end).
@@ -582,7 +589,13 @@ _Won = tuple[uuid.UUID, int | None, int | None, AttemptEnd]
 
 
 def _finalise_one(
-    session: Session, end: AttemptEnd, *, by: str, leases: LeaseBackend | None, clock: Clock
+    session: Session,
+    end: AttemptEnd,
+    *,
+    by: str,
+    leases: LeaseBackend | None,
+    clock: Clock,
+    emit: bool,
 ) -> list[uuid.UUID]:
     session.flush()  # the statements are Core: they do not flush the session
     now = clock.now()
@@ -610,14 +623,19 @@ def _finalise_one(
     )  # RETURNING: a row only for the winner
     if won is None:
         return []
-    return _after_end(session, [(aid, won[0], won[1], end)], leases=leases, now=now)
+    return _after_end(session, [(aid, won[0], won[1], end)], leases=leases, now=now, emit=emit)
 
 
 def _after_end(
-    session: Session, winners: Sequence[_Won], *, leases: LeaseBackend | None, now: datetime
+    session: Session,
+    winners: Sequence[_Won],
+    *,
+    leases: LeaseBackend | None,
+    now: datetime,
+    emit: bool,
 ) -> list[uuid.UUID]:
     """What the winners do: release their leases, count their metrics, move their campaign
-    recipients through the retry rules."""
+    recipients through the retry rules, tell the webhook outbox."""
     if leases is not None:
         leases.release_many([str(aid) for aid, *_ in winners])
     for _aid, campaign_id, _rid, end in winners:
@@ -633,6 +651,10 @@ def _after_end(
         [(cid, rid, end) for _aid, cid, rid, end in winners if cid is not None and rid is not None],
         now,
     )
+    if emit:
+        from dialer.webhooks.outbox import enqueue  # the outbox reads attempts: no cycle
+
+        enqueue(session, [(aid, (COMPLETED_EVENT,)) for aid, *_ in winners], now=now)
     return [aid for aid, *_ in winners]
 
 

@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from importlib import resources
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import sqlalchemy as sa
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
+from sqlalchemy.dialects import postgresql
 
 from dialer.campaigns.model import CampaignConfig
 from dialer.db.models import CallAttempt, Campaign
 from dialer.flow.variables import render_dial
 from dialer.recordings import recording_url
+from dialer.timefmt import iso_ms as _iso
 
 _ATTEMPTS = cast(sa.Table, CallAttempt.__table__)
 _CAMPAIGNS = cast(sa.Table, Campaign.__table__)
@@ -30,6 +33,12 @@ _CAMPAIGNS = cast(sa.Table, Campaign.__table__)
 DETAIL_SCHEMA: dict[str, Any] = json.loads(
     (resources.files("dialer") / "schemas" / "call_detail.schema.json").read_text("utf-8")
 )
+
+
+class Detail(NamedTuple):
+    #: the dialer's campaign id (``data.campaignId`` may be the caller's own, from metadata)
+    campaign_id: int | None
+    data: dict[str, Any]
 
 
 class CallNotFoundError(LookupError):
@@ -54,21 +63,78 @@ def call_detail(
         key = call_uuid if isinstance(call_uuid, uuid.UUID) else uuid.UUID(str(call_uuid).strip())
     except ValueError:
         raise CallNotFoundError(f"{call_uuid!r} is not a call uuid") from None
-    a, c = _ATTEMPTS, _CAMPAIGNS
     with engine.connect() as conn:
-        row = conn.execute(
-            sa.select(a, c.c.name.label("campaign_name"), c.c.config.label("campaign_config"),
-                      c.c.company_id.label("campaign_company"))
-            .select_from(a.outerjoin(c, c.c.id == a.c.campaign_id))
-            .where(a.c.id == key)
-        ).mappings().first()  # fmt: skip
-    if row is None:
+        found = call_details(conn, [key], recordings_url=recordings_url)
+    if key not in found:
         raise CallNotFoundError(f"no call {key}")
-    config = None
-    if row["campaign_config"] is not None:
-        config = CampaignConfig.model_validate(row["campaign_config"])
-    context = _Context(row["campaign_name"], config, row["campaign_company"])
-    return detail_of(row, context, recordings_url=recordings_url)
+    return found[key].data
+
+
+def call_details(
+    conn: Connection, call_uuids: Collection[uuid.UUID], *, recordings_url: str = ""
+) -> dict[uuid.UUID, Detail]:
+    """:func:`call_detail` of many calls in one query, on the caller's connection (the
+    webhook outbox builds its payloads in the transaction that changed the calls)."""
+    if not call_uuids:
+        return {}
+    a, c = _ATTEMPTS, _CAMPAIGNS
+    if conn.dialect.name == "postgresql":
+        ids = sa.bindparam("ids", sorted(call_uuids), type_=postgresql.ARRAY(a.c.id.type))
+        picked = a.c.id == sa.any_(ids)
+    else:
+        picked = a.c.id.in_(sorted(call_uuids))
+    # the campaign's config only when it changed since it was last read (it is the biggest
+    # column, and the same for every call of the campaign)
+    rows = conn.execute(
+        sa.select(a, c.c.name.label("campaign_name"), c.c.company_id.label("campaign_company"),
+                  c.c.updated_at.label("campaign_updated"))
+        .select_from(a.outerjoin(c, c.c.id == a.c.campaign_id))
+        .where(picked)
+    ).mappings().all()  # fmt: skip
+    contexts = _contexts_of(conn, rows)
+    return {
+        row["id"]: Detail(
+            row["campaign_id"],
+            detail_of(row, contexts[row["campaign_id"]], recordings_url=recordings_url),
+        )
+        for row in rows
+    }
+
+
+#: Campaign contexts by (id, updated_at): a config is validated once per change, not per call.
+_contexts: dict[tuple[int, datetime | None], _Context] = {}
+_CONTEXTS_KEPT = 256
+
+
+def _contexts_of(conn: Connection, rows: Sequence[Any]) -> dict[int | None, _Context]:
+    found: dict[int | None, _Context] = {None: _Context(None, None, None)}
+    missing: dict[int, tuple[int, datetime | None]] = {}
+    for row in rows:
+        campaign_id = row["campaign_id"]
+        if campaign_id is None or campaign_id in found:
+            continue
+        key = (campaign_id, row["campaign_updated"])
+        if key in _contexts:
+            found[campaign_id] = _contexts[key]
+        else:
+            missing[campaign_id] = key
+    if missing:
+        c = _CAMPAIGNS
+        read = conn.execute(
+            sa.select(c.c.id, c.c.name, c.c.config, c.c.company_id, c.c.updated_at).where(
+                c.c.id.in_(sorted(missing))
+            )
+        ).all()
+        if len(_contexts) + len(read) > _CONTEXTS_KEPT:
+            _contexts.clear()
+        for campaign in read:
+            config = CampaignConfig.model_validate(campaign.config) if campaign.config else None
+            context = _Context(campaign.name, config, campaign.company_id)
+            _contexts[(campaign.id, campaign.updated_at)] = context
+            found[campaign.id] = context
+    for row in rows:  # a campaign deleted meanwhile (cannot be: RESTRICT) reads as none
+        found.setdefault(row["campaign_id"], _Context(None, None, None))
+    return found
 
 
 def detail_of(row: Any, context: _Context, *, recordings_url: str = "") -> dict[str, Any]:
@@ -129,12 +195,6 @@ def detail_of(row: Any, context: _Context, *, recordings_url: str = "") -> dict[
     if row["handoff_type"] == "ai_agent" or row["ai"]:
         detail["ai"] = _ai(row, context.config)
     return detail
-
-
-def _iso(at: datetime | None) -> str | None:
-    if at is None:
-        return None
-    return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _whole(value: float | None) -> int | None:

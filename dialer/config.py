@@ -102,6 +102,25 @@ class Settings(BaseSettings):
         "recording's URL is this, with {node} replaced by the node's name, then its path "
         "(dialer/<campaign>/<call uuid>.wav); unset, a call's recording is its path.",
     )
+    webhook_timeout: float = Field(
+        default=10.0,
+        gt=0.0,
+        le=120.0,
+        description="Seconds a webhook receiver has to answer one try (connect and read).",
+    )
+    webhook_retry_hours: float = Field(
+        default=24.0,
+        gt=0.0,
+        le=24.0 * 30,
+        description="A webhook event is retried (exponential backoff with jitter) for this "
+        "many hours after it was written or replayed, then dead-lettered.",
+    )
+    webhook_max_backoff: float = Field(
+        default=600.0,
+        ge=1.0,
+        le=86400.0,
+        description="The longest wait between two tries of a webhook event, in seconds.",
+    )
     log_level: str = "INFO"
 
     @field_validator("recordings_url")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ from dialer.runtime import start_metrics_server
 from dialer.scheduler import run_scheduler
 from dialer.simulator import Simulator
 from dialer.simulator.clock import SimClock
+from dialer.webhooks.delivery import Deliverer, run_rounds
 
 log = logging.getLogger("dialer.run")
 
@@ -45,6 +47,8 @@ FINISHED = ("completed", "cancelled")
 SWEEP_SECONDS = 15.0
 ADMISSION_SECONDS = 0.2
 MIN_REAL_TICK = 0.02
+#: Real seconds an ending run spends sending the webhook events still due.
+DRAIN_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -149,6 +153,7 @@ class EmbeddedRun:
         pool.start(wait=10.0)
         originator = Originator(self.engine, self.leases, pool, settings, clock=self.clock)
         workers = gevent.pool.Pool(self.options.pool_size)
+        deliverer = Deliverer(self.engine, settings=settings, clock=self.clock)
 
         def dispatch(ids: Sequence[str]) -> None:
             for batch in batches(ids):
@@ -169,6 +174,7 @@ class EmbeddedRun:
                 redispatch_after=clock_seconds(self.clock, settings.redispatch_seconds),
             ),
             gevent.spawn(self._sweep_loop, pool, settings),
+            gevent.spawn(self._deliver_loop, deliverer),
             *(
                 gevent.spawn(
                     run_consumer, node, self.engine, self.leases, clock=self.clock, stop=self.stop
@@ -185,6 +191,8 @@ class EmbeddedRun:
             workers.join(timeout=5)
             gevent.joinall(greenlets, timeout=10)
             gevent.killall([g for g in greenlets if not g.dead], timeout=2)
+            self._drain_webhooks(deliverer)
+            deliverer.close()
             pool.close()
             report.ended_at = self.clock.now()
             self._summarise(report)
@@ -213,6 +221,21 @@ class EmbeddedRun:
                 sweep(self.engine, self.leases, pool, clock=self.clock, settings=settings)
             except Exception:
                 log.exception("sweep failed")
+
+    def _deliver_loop(self, deliverer: Deliverer) -> None:
+        run_rounds(deliverer, seconds=0, idle=ADMISSION_SECONDS, stop=self.stop.wait)
+
+    def _drain_webhooks(self, deliverer: Deliverer) -> None:
+        """What the last calls emitted is sent before the run ends (events waiting for a
+        retry stay in the outbox, for the next run or a worker)."""
+        deadline = time.monotonic() + DRAIN_SECONDS
+        while time.monotonic() < deadline:
+            try:
+                if not deliverer.run_round().claimed:
+                    return
+            except Exception:
+                log.exception("webhook delivery failed while draining")
+                return
 
     def _watch(self, report: RunReport) -> None:
         real_deadline = None if self.options.timeout is None else self.options.timeout

@@ -154,3 +154,24 @@ LEASES_HELD = Gauge(
     "Channel leases held per scope (campaign id, trunk, node), as the scheduler last counted.",
     ["scope", "name"],
 )
+
+# -- webhooks (dialer.webhooks.delivery) ------------------------------------------------------
+WEBHOOK_DELIVERIES = Counter(
+    "dialer_webhook_deliveries_total",
+    "Webhook tries by result: delivered (2xx), failed (to be retried), dead (dead-lettered "
+    "after the retry window), gone (410: the endpoint was disabled).",
+    ["result"],
+)
+WEBHOOK_BACKLOG = Gauge(
+    "dialer_webhook_backlog",
+    "Webhook events waiting to be delivered (pending), as the deliverer last counted.",
+)
+WEBHOOK_OLDEST_PENDING = Gauge(
+    "dialer_webhook_oldest_pending_seconds",
+    "Age of the oldest webhook event still pending, as the deliverer last counted.",
+)
+WEBHOOK_LATENCY = Histogram(
+    "dialer_webhook_delivery_seconds",
+    "Seconds a receiver took to answer one try (timeouts count as the timeout).",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import threading
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
@@ -19,6 +20,9 @@ from dialer.db.engine import make_engine
 from dialer.leases import LeaseBackend, make_backend
 from dialer.originate.pool import NodePool
 from dialer.originate.worker import Originator
+
+if TYPE_CHECKING:
+    from dialer.webhooks.delivery import Deliverer
 
 
 class Services:
@@ -58,7 +62,15 @@ class Services:
     def originator(self) -> Originator:
         return Originator(self.engine, self.leases, self.pool, self.settings, clock=self.clock)
 
+    @cached_property
+    def deliverer(self) -> Deliverer:
+        from dialer.webhooks.delivery import Deliverer
+
+        return Deliverer(self.engine, settings=self.settings, clock=self.clock)
+
     def close(self) -> None:
+        if "deliverer" in self.__dict__:
+            self.deliverer.close()
         if "pool" in self.__dict__:
             self.pool.close()
         if "engine" in self.__dict__:

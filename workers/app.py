@@ -51,6 +51,7 @@ def create_app() -> Celery:
             "dialer.originate_batch": {"queue": "originate"},
             "dialer.scheduler.tick": {"queue": "scheduler"},
             "dialer.sweep": {"queue": "scheduler"},
+            "dialer.webhooks.deliver": {"queue": "webhooks"},
         },
         worker_hijack_root_logger=False,
         beat_schedule={
@@ -64,6 +65,11 @@ def create_app() -> Celery:
                 "task": "dialer.sweep",
                 "schedule": SWEEP_SECONDS,
                 "options": {"expires": SWEEP_SECONDS},
+            },
+            "webhooks": {
+                "task": "dialer.webhooks.deliver",
+                "schedule": TICK_SECONDS,
+                "options": {"expires": TICK_SECONDS * 2},
             },
         },
     )

@@ -16,6 +16,7 @@ from dialer.originate.worker import batches
 from dialer.runtime import start_metrics_server, tick_lock, tune_gc
 from dialer.scheduler import tick
 from dialer.services import process_services
+from dialer.webhooks.delivery import run_rounds
 from workers.app import ADMISSION_SECONDS, TICK_SECONDS, app
 
 log = logging.getLogger("dialer.workers")
@@ -97,6 +98,14 @@ def sweep() -> dict[str, Any]:
             "leases_restored": report.leases_restored,
             "finalised": dict(report.finalised),
         }
+
+
+@app.task(name="dialer.webhooks.deliver")  # type: ignore[untyped-decorator]
+def deliver_webhooks() -> dict[str, int]:
+    """Deliver due webhook events for about a tick (beat sends one every second; several
+    workers deliver side by side: their claims never share a call)."""
+    report = run_rounds(process_services().deliverer, seconds=TICK_SECONDS * 0.9)
+    return {"delivered": report.delivered, "failed": report.failed, "dead": report.dead}
 
 
 @signals.worker_process_init.connect  # type: ignore[untyped-decorator]

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -12,6 +11,7 @@ from sqlalchemy import Engine
 from dialer.campaigns.model import CampaignConfig
 from dialer.campaigns.service import CampaignNotFoundError
 from dialer.db.models import LIVE_ATTEMPT_STATES, CallAttempt, Campaign
+from dialer.timefmt import iso_ms as _iso
 
 _ATTEMPTS = cast(sa.Table, CallAttempt.__table__)
 _CAMPAIGNS = cast(sa.Table, Campaign.__table__)
@@ -71,9 +71,3 @@ def _stage(row: Any) -> str:
     if row.amd_result is not None:
         return "machine" if row.amd_result == "machine" else "human"
     return "answered"
-
-
-def _iso(at: datetime | None) -> str | None:
-    if at is None:
-        return None
-    return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -39,11 +39,19 @@ from dialer.db.models import LIVE_ATTEMPT_STATES, CallAttempt, CallEvent
 from dialer.dnc import insert_dnc_rows
 from dialer.esl.events import Event
 from dialer.leases.backend import LeaseBackend
-from dialer.lifecycle import FLOW_COLUMNS, FLOW_EVENTS, CallRecord, apply_all
+from dialer.lifecycle import (
+    ANSWERED,
+    CALL_INITIATED,
+    FLOW_COLUMNS,
+    FLOW_EVENTS,
+    CallRecord,
+    apply_all,
+)
 from dialer.lifecycle import flow as flow_mod
 from dialer.lifecycle.flow import VARIABLES as FLOW_VARIABLES
 from dialer.lifecycle.machine import HANGUP_EVENT
 from dialer.outcomes import outcome_for_answered
+from dialer.webhooks.outbox import enqueue
 
 log = logging.getLogger("dialer.consumer")
 
@@ -265,6 +273,7 @@ def persist_batch(
         if plan.add(attempt_id, before, after, now=now, max_duration=row.max_duration):
             steps.append((attempt_id, label, before, after, emitted))
     plan.write(session, locked, by=f"consumer:{node}", leases=leases, clock=clock)
+    outbox: list[tuple[uuid.UUID, list[str]]] = []
     for attempt_id, label, before, after, emitted in steps:
         if after.state == "ended":
             result.finalised += 1
@@ -272,7 +281,24 @@ def persist_batch(
             result.activity.append((attempt_id, label, after.state in ACTIVE_STATES))
         if emitted:
             result.emitted.append((attempt_id, emitted))
+            outbox.append((attempt_id, _reached(after, emitted)))
+    # after the writes: each payload is the call as this transaction leaves it
+    enqueue(session, outbox, now=now)
     return result
+
+
+def _reached(record: CallRecord, emitted: Sequence[str]) -> list[str]:
+    """What a batch writes to the outbox for a call it emitted events of: those, and every
+    earlier one the call has reached. A stage the fold reached without a write of its own
+    (the worker recorded the answer first; a stage only the hangup settles) goes out with
+    the next event, still before it (the outbox dedupes: each event is one row)."""
+    reached = list(emitted)
+    if record.initiated:
+        reached.append(CALL_INITIATED)
+    if record.answered_at is not None:
+        reached.append(ANSWERED)
+        reached.extend(record.stages)
+    return reached
 
 
 def _answered_ends(
@@ -467,8 +493,9 @@ class _Plan:
             done = update_many(session, build, self.facts, types)
             expect_rowcount(done, len(self.facts), "persist_batch facts")
         moved = mark_locked_attempts(session, self.moves, locked, by=by)
+        # the ends' campaign.completed goes out with the calls' other events (persist_batch)
         ended = finalise_locked_attempts(
-            session, self.ends, locked, by=by, leases=leases, clock=clock
+            session, self.ends, locked, by=by, leases=leases, clock=clock, emit=False
         )
         if len(moved) != len(self.moves) or len(ended) != len(self.ends):
             # every step was decided on the locked rows: each one must have been made

@@ -322,7 +322,16 @@ class WebhookEndpoint(Base):
     #: Event names this endpoint wants; empty means all.
     events: Mapped[list[str]] = mapped_column(JSONDocument, nullable=False, default=list)
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    #: Why it stopped getting events (a 410 Gone from the receiver); None while active.
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: Since when its receiver fails every event (an outage, not one event it rejects);
+    #: the first success after it makes what waits for a retry due at once.
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = _now_column()
+
+
+DELIVERY_STATUSES = ("pending", "delivered", "dead")
 
 
 class WebhookDelivery(Base):
@@ -332,6 +341,9 @@ class WebhookDelivery(Base):
     __table_args__ = (
         UniqueConstraint("event_id", "endpoint_id"),
         Index("ix_webhook_deliveries_due", "status", "next_try_at"),
+        # a call's deliveries to one endpoint, in order: the later wait for the earlier
+        Index("ix_webhook_deliveries_chain", "attempt_id", "endpoint_id", "sequence_no"),
+        _one_of("status", DELIVERY_STATUSES),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -351,7 +363,27 @@ class WebhookDelivery(Base):
     status: Mapped[str] = mapped_column(String(20), nullable=False, default="pending")
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     next_try_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: A deliverer holds the row until then (one that died lets go when it passes).
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: Retried until then, then dead-lettered (24 h after it was written or replayed).
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)
     last_status_code: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = _now_column()
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class WebhookDeliveryTry(Base):
+    """One try of a delivery: the log behind ``dialer webhooks deliveries``."""
+
+    __tablename__ = "webhook_delivery_tries"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    tried_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    #: The HTTP status, None when no answer came (refused, timed out)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    latency_ms: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)

@@ -83,13 +83,21 @@ def build_simulator(
 
 
 def run_simulator_cli(**options: Any) -> None:
-    """Serve until SIGINT/SIGTERM; logs one INFO line per finished call. ``options`` are
-    ``build_simulator``'s."""
+    """Serve until SIGINT/SIGTERM; logs one INFO line per finished call. SIGUSR1 drops every
+    ESL connection at once, without a disconnect notice (the fault a crashed switch or a
+    broken network gives; calls go on). ``options`` are ``build_simulator``'s."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     sim = build_simulator(**options)
     stop = Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         gevent.signal_handler(sig, stop.set)
+    log = logging.getLogger("dialer.simulator")
+
+    def drop() -> None:
+        log.warning("fault: dropping every ESL connection (SIGUSR1)")
+        sim.faults.drop_connections()
+
+    gevent.signal_handler(signal.SIGUSR1, drop)
     sim.start()
     try:
         stop.wait()

@@ -47,6 +47,8 @@ class EndpointInfo:
     created_at: datetime
     #: the secret's first characters, to tell endpoints apart (never the secret)
     secret_hint: str
+    #: why it is inactive (a 410 Gone from the receiver), None while active
+    disabled_reason: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -58,6 +60,7 @@ class EndpointInfo:
             "active": self.active,
             "createdAt": self.created_at.isoformat(),
             "secretHint": self.secret_hint,
+            "disabledReason": self.disabled_reason,
         }
 
 
@@ -158,4 +161,5 @@ def _info(row: Any) -> EndpointInfo:
         active=row.active,
         created_at=row.created_at,
         secret_hint=row.secret[: len(SECRET_PREFIX) + 4] + "…",
+        disabled_reason=row.disabled_reason,
     )

@@ -27,7 +27,14 @@ from dialer.attempts import (
 )
 from dialer.clock import FrozenClock
 from dialer.consumer.store import Incoming, event_payload, persist_batch
-from dialer.db.models import CallAttempt, CallEvent, CampaignRecipient, DncNumber
+from dialer.db.models import (
+    CallAttempt,
+    CallEvent,
+    CampaignRecipient,
+    DncNumber,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from dialer.esl.events import Event, event_from_mapping, parse_json
 from dialer.leases import Granted, LeaseBackend, MemoryLeases, Scope
 from tests.engine.factories import make_attempt, make_campaign, make_recipient
@@ -414,9 +421,13 @@ def _call_events(aid: uuid.UUID, stage: int) -> list[Event]:
     return events
 
 
-def _statements_of_a_batch(engine: Engine, clock: FrozenClock, calls: int) -> tuple[int, Any]:
+def _statements_of_a_batch(
+    engine: Engine, clock: FrozenClock, calls: int, *, endpoint: bool = False
+) -> tuple[int, Any]:
     with Session(engine, expire_on_commit=False) as s:
         campaigns = [make_campaign(s), make_campaign(s)]
+        if endpoint:
+            s.add(WebhookEndpoint(url="https://crm.example.com/hooks", secret="whsec_x"))
         ids = []
         for n in range(calls):
             campaign = campaigns[n % 2]
@@ -453,10 +464,33 @@ def test_persist_batch_statements_do_not_grow_with_attempts(
     few, _ = _statements_of_a_batch(engine, clock, 6)
     many, result = _statements_of_a_batch(engine, clock, 60)
     assert few == many
-    # select and lock, insert, facts, moves, ends, recipients: select and update (SQLite:
-    # and its BEGIN IMMEDIATE)
-    assert many <= (8 if engine.dialect.name == "sqlite" else 7)
+    # select and lock, insert, facts, moves, ends, recipients: select and update, the active
+    # webhook endpoints (none) (SQLite: and its BEGIN IMMEDIATE)
+    assert many <= (9 if engine.dialect.name == "sqlite" else 8)
     assert len(result.activity) == 20  # the answered ones are up now
+
+
+def test_persist_batch_writes_the_webhook_outbox_in_statements_that_do_not_grow(
+    engine: Engine, clock: FrozenClock
+) -> None:
+    """With an endpoint: the calls' details and the delivery rows, two statements more, for
+    6 calls or 60; one row per emitted event."""
+    few, _ = _statements_of_a_batch(engine, clock, 6, endpoint=True)
+    with engine.begin() as conn:
+        conn.execute(sa.delete(WebhookDelivery))
+        conn.execute(sa.delete(WebhookEndpoint))
+    many, result = _statements_of_a_batch(engine, clock, 60, endpoint=True)
+    assert few == many
+    # and the calls, their campaigns (config read once per change), the delivery rows
+    assert many <= (12 if engine.dialect.name == "sqlite" else 11)
+    with engine.connect() as conn:
+        written = conn.execute(
+            sa.select(WebhookDelivery.attempt_id, WebhookDelivery.event_type)
+        ).all()
+    expected = {(aid, name) for aid, names in result.emitted for name in names}
+    assert len(expected) >= 60  # every call was initiated at least
+    assert set(written) == expected
+    assert len(written) == len(expected)
 
 
 def test_two_batches_one_winner_per_attempt(engine: Engine, clock: FrozenClock) -> None:

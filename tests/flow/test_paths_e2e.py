@@ -25,6 +25,18 @@ from sqlalchemy.orm import Session
 from dialer.call_detail import DETAIL_SCHEMA, call_detail
 from dialer.db.engine import make_engine
 from dialer.db.models import CallAttempt, DncNumber
+from dialer.lifecycle import (
+    AGENT_ANSWERED,
+    AMD_RESULT,
+    ANSWERED,
+    CALL_INITIATED,
+    COMPLETED,
+    IVR_COMPLETED,
+    QUEUE_JOINED,
+)
+from dialer.webhooks.events import event_id
+from dialer.webhooks.schemas import shipped_schema
+from tests.webhooks.receiver import Receiver
 
 START = "2026-06-02T11:00:00-04:00"  # a Tuesday, inside every window
 
@@ -43,7 +55,9 @@ HUMAN = {"outcome": "answer", "ring": 1.0, "machine": False, "amd_seconds": 1.4}
 PATHS = {
     "press1_agent": Route(
         "+12125550101",
-        {**HUMAN, "digit": "1", "digit_after": 1.0, "agent": True, "queue_wait": 1.0,
+        # an agent 0.3 s after the join: well inside the 2 s that make a call abandoned, even
+        # when a loaded machine runs the scaled clock late
+        {**HUMAN, "digit": "1", "digit_after": 1.0, "agent": True, "queue_wait": 0.3,
          "talk": 20.0},
         "agent_answered", ivr="digit_pressed", queue="answered",
     ),
@@ -132,7 +146,13 @@ CAMPAIGN: dict[str, Any] = {
 }
 
 
-def _run(tmp_path: Path, campaign: dict[str, Any], paths: dict[str, Route]) -> str:
+def _run(
+    tmp_path: Path,
+    campaign: dict[str, Any],
+    paths: dict[str, Route],
+    *,
+    webhook_url: str | None = None,
+) -> str:
     url = f"sqlite:///{tmp_path / 'dialer.sqlite3'}"
     env = {**os.environ, "DIALER_DATABASE_URL": url, "DIALER_DATA_DIR": str(tmp_path)}
     env.pop("DIALER_REDIS_URL", None)
@@ -145,6 +165,9 @@ def _run(tmp_path: Path, campaign: dict[str, Any], paths: dict[str, Route]) -> s
     dialer = _cli(tmp_path, env)
     dialer("lists", "import", "paths.csv", "--name", "Paths")
     dialer("campaigns", "create", "campaign.yaml")
+    if webhook_url is not None:
+        added = json.loads(dialer("webhooks", "add", webhook_url, "--json").stdout)
+        (tmp_path / "secret").write_text(added["secret"], encoding="utf-8")
     done = dialer(
         "run", "1", "--simulate", str(tmp_path / "paths.yaml"), "--time-scale", "0.01",
         "--start-at", START, "--until-done", "--timeout", "150", "--seed", "3", "--json",
@@ -179,10 +202,44 @@ def _attempts(url: str) -> dict[str, CallAttempt]:
     return {row.to_number: row for row in rows}
 
 
+#: The webhook events of each path, in the order they reach the receiver.
+_START = [CALL_INITIATED, ANSWERED, AMD_RESULT]
+_IVR = [*_START, IVR_COMPLETED]
+_QUEUE = [*_IVR, QUEUE_JOINED]
+EVENTS = {
+    "press1_agent": [*_QUEUE, AGENT_ANSWERED, COMPLETED],
+    "no_input": [*_IVR, COMPLETED],
+    "ivr_hangup": [*_IVR, COMPLETED],
+    "machine_voicemail": [*_START, COMPLETED],
+    "amd_undecided": [*_QUEUE, AGENT_ANSWERED, COMPLETED],
+    "queue_timeout": [*_QUEUE, COMPLETED],
+    "queue_hangup": [*_QUEUE, COMPLETED],
+    "invalid_then_valid": [*_QUEUE, AGENT_ANSWERED, COMPLETED],
+    "only_invalid": [*_IVR, COMPLETED],
+    "opt_out": [*_IVR, COMPLETED],
+    "extension": [*_IVR, COMPLETED],
+    "ai_agent": [*_IVR, COMPLETED],
+}
+
+
 @pytest.mark.slow
 def test_every_path_of_the_press1_flow_ends_with_its_outcome(tmp_path: Path) -> None:
-    url = _run(tmp_path, CAMPAIGN, PATHS)
+    """… and its webhooks: each event signed, valid against its shipped schema, in the
+    contract's order, the stages the path reached and no other, one campaign.completed."""
+    with Receiver().running() as receiver:
+        url = _run(tmp_path, CAMPAIGN, PATHS, webhook_url=receiver.url)
+        received = list(receiver.received)
+    secret = (tmp_path / "secret").read_text(encoding="utf-8")
     attempts = _attempts(url)
+    numbers = {str(attempts[p.number].id): name for name, p in PATHS.items()}
+    events: dict[str, list[str]] = {name: [] for name in PATHS}
+    for got in received:
+        payload = got.verified(secret)
+        jsonschema.validate(payload, shipped_schema(payload["event"]))
+        assert got.webhook_id == event_id(payload["data"]["callUuid"], payload["event"])
+        events[numbers[payload["data"]["callUuid"]]].append(payload["event"])
+    assert events == EVENTS
+    assert all(r.status == 200 for r in received)
     got = {name: attempts[p.number].outcome for name, p in PATHS.items()}
     assert got == {name: p.outcome for name, p in PATHS.items()}
     for name, p in PATHS.items():

@@ -429,6 +429,8 @@ class Stack:
     concurrency: int = 50
     trunks: str | None = None
     consumer: bool = True
+    #: a worker on the ``webhooks`` queue (``hooks``), delivering the outbox
+    webhooks: bool = False
     node_max_channels: int = 5000
     node_sps: int = 1000
     #: The simulator's own limits (a node's max-sessions and sessions-per-second).
@@ -531,8 +533,10 @@ class Stack:
         for i in range(1, self.originate_workers + 1):
             self._add_worker(f"w{i}", "originate", self.concurrency)
         self._add_worker("scheduler", "scheduler", 10)
+        if self.webhooks:
+            self._add_worker("hooks", "webhooks", 20)
         for proc in self.procs.values():
-            if proc.name.startswith("w") or proc.name == "scheduler":
+            if proc.name.startswith("w") or proc.name in ("scheduler", "hooks"):
                 self._spawn(proc.name)
         for proc in self.procs.values():
             self._wait_ready(proc)
@@ -549,7 +553,7 @@ class Stack:
 
     def stop(self) -> None:
         """SIGTERM every process (beat first, the simulator last), SIGKILL what remains."""
-        order = ["beat", "scheduler"]
+        order = ["beat", "scheduler", "hooks"]
         order += [n for n in self.procs if n.startswith("w")]
         order += ["consumer", "simulator"]
         for name in order:
