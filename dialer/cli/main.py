@@ -8,6 +8,7 @@ from dialer.cli import calls, campaigns, db, dnc, lists, reports, webhooks
 from dialer.cli.api import api_command
 from dialer.cli.call import call_command
 from dialer.cli.consumer import consumer_command
+from dialer.cli.demo import demo_command
 from dialer.cli.doctor import doctor_command
 from dialer.cli.run import run_command
 from dialer.cli.simulator import simulator_command
@@ -30,6 +31,7 @@ app.command("run")(run_command)
 app.command("call")(call_command)
 app.command("api")(api_command)
 app.command("doctor")(doctor_command)
+app.command("demo")(demo_command)
 
 
 def main() -> None:
