@@ -60,9 +60,10 @@ def copy_csv(
     already safe, NULL for empty) as ``COPY`` makes them; the number of rows written.
 
     COPY ends a row with ``\\n`` and :func:`write_csv` with ``\\r\\n``: libpq hands over one
-    whole row at a time, so its last byte is the row's end and is replaced (a newline inside a
-    quoted cell stays as it is, as :mod:`csv` leaves it). The bytes go to ``out``'s binary
-    buffer when it has one (a file, stdout), else decoded."""
+    whole row at a time, so a batch with as many newlines as rows has none inside a cell and
+    all are replaced at once; in a batch with more, each row's last byte is its end (a newline
+    inside a quoted cell stays as it is, as :mod:`csv` leaves it). The bytes go to ``out``'s
+    binary buffer when it has one (a file, stdout), else decoded."""
     csv.writer(out, lineterminator="\r\n").writerow([safe_text(name) for name in header])
     out.flush()
     binary: IO[bytes] | None = getattr(out, "buffer", None)
@@ -75,17 +76,17 @@ def copy_csv(
         assert driver is not None, "a live DBAPI connection"
         if driver.info.encoding != "utf-8":  # COPY writes in the client's encoding
             binary = None
+        encoding = driver.info.encoding
         with driver.cursor() as cursor, cursor.copy(statement, params) as copy:
-            batch: list[bytes] = []
+            batch: list[memoryview] = []
             for data in copy:
-                batch.append(bytes(data)[:-1])
-                count += 1
+                batch.append(data)
                 if on_row is not None:
                     on_row()
                 if len(batch) == COPY_BATCH:
-                    _put(binary, out, batch, driver.info.encoding)
+                    count += _put(binary, out, batch, encoding)
                     batch = []
-            _put(binary, out, batch, driver.info.encoding)
+            count += _put(binary, out, batch, encoding)
         conn.rollback()
     return count
 
@@ -97,11 +98,17 @@ def _bound(compiled: SQLCompiler, name: str, value: Any) -> Any:
     return value if processor is None else processor(value)
 
 
-def _put(binary: IO[bytes] | None, out: IO[str], rows: list[bytes], encoding: str) -> None:
+def _put(binary: IO[bytes] | None, out: IO[str], rows: list[memoryview], encoding: str) -> int:
+    """Write COPY's ``rows`` ending in CRLF; how many."""
     if not rows:
-        return
-    data = b"\r\n".join(rows) + b"\r\n"
+        return 0
+    data = b"".join(rows)
+    if data.count(b"\n") == len(rows):
+        data = data.replace(b"\n", b"\r\n")
+    else:  # a cell holds a newline
+        data = b"\r\n".join(row[:-1] for row in rows) + b"\r\n"
     if binary is not None:
         binary.write(data)
     else:
         out.write(data.decode(encoding))
+    return len(rows)
