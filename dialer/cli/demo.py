@@ -49,7 +49,8 @@ def demo_command(
     except (DemoError, ValueError, ListImportError, CampaignConfigError) as exc:
         fail(f"demo: {exc}")
     except OSError as exc:
-        fail(f"demo: {exc.strerror or exc}: {exc.filename or out}")
+        where = f": {exc.filename}" if exc.strerror and exc.filename else ""
+        fail(f"demo: {exc.strerror or exc}{where}")
     except sa.exc.SQLAlchemyError as exc:
         fail(f"demo: database error: {str(exc).splitlines()[0]}")
     print_result(out_console, result)

@@ -62,7 +62,7 @@ def webhook_line(result: DemoResult) -> str:
 
 def _printer(console: Console) -> Callable[[str], None]:
     def say(line: str) -> None:
-        console.print(line, highlight=False)
+        console.print(line, highlight=False, soft_wrap=True)
 
     return say
 
