@@ -165,8 +165,11 @@ def _text(value: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
 
 
 def _phone(value: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
-    """:func:`~dialer.reports.cells.phone_cell`: valid E.164 verbatim, else safe text."""
-    return sa.case((value.regexp_match(r"^\+[1-9][0-9]{1,14}$"), value), else_=_text(value))
+    """:func:`~dialer.reports.cells.phone_cell`: valid E.164 verbatim, else safe text. The
+    length is checked apart: a bounded repeat (``{1,14}``) costs PostgreSQL's regex engine
+    twice the rest of the cell."""
+    e164 = sa.and_(value.regexp_match(r"^\+[1-9][0-9]+$"), sa.func.octet_length(value) <= 16)
+    return sa.case((e164, value), else_=_text(value))
 
 
 def _time(value: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:

@@ -23,7 +23,7 @@ AWKWARD_TEXT = ["=SUM(A1)", "  +1 call", "-x", "@here", "\tTab", "\rCR", "plain"
                 "x" * (MAX_CELL + 10), "=" + "y" * MAX_CELL]  # fmt: skip
 AWKWARD_FLOATS = [0.0, 30.0, 12.5, 0.1, 1e-05, 1.5e-07, 1e15, 123456789.0, 2.675, 1e20, None]
 AWKWARD_NUMBERS = ["+12125550111", "+0123", "12125550111", "=1+2", "+1 212 555",
-                   "+1234567890123456"]  # fmt: skip
+                   "+1234567890123456", "+123456789012345"]  # fmt: skip
 
 
 def python_csv(engine: Engine, **select: Any) -> str:
