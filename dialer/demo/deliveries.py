@@ -56,8 +56,9 @@ def settle(
     timeout: float,
     idle: float = 0.2,
     on_round: Callable[[DeliveryState], None] | None = None,
+    stop: Callable[[], bool] = lambda: False,
 ) -> DeliveryState:
-    """Deliver rounds until nothing is pending, or ``timeout`` real seconds passed."""
+    """Deliver rounds until nothing is pending, ``timeout`` real seconds passed or ``stop()``."""
     started = time.monotonic()
     deliverer = Deliverer(engine, settings=settings, clock=clock)
     try:
@@ -67,7 +68,7 @@ def settle(
                 on_round(state)
             if state.unsettled == 0:
                 return state
-            if state.seconds >= timeout:
+            if state.seconds >= timeout or stop():
                 return DeliveryState(state.by_status, timed_out=True, seconds=state.seconds)
             if not deliverer.run_round().claimed:
                 time.sleep(idle)  # what is left waits for its backoff

@@ -15,6 +15,8 @@
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -22,6 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import gevent
 from sqlalchemy import Engine
 
 from dialer.campaigns.files import load_campaign_file
@@ -34,6 +37,7 @@ from dialer.demo.display import Snapshot
 from dialer.demo.outputs import WEBHOOKS, Written, write_outputs
 from dialer.demo.receiver import WebhookReceiver
 from dialer.demo.workspace import (
+    DATABASE_NAME,
     SAMPLE_CAMPAIGN,
     demo_settings,
     fresh_database,
@@ -127,6 +131,12 @@ def run_demo(
             report = _run_campaign(engine, settings, campaign.id, options, receiver, show)
             if report.timed_out:
                 raise DemoError(f"the campaign did not finish within {RUN_TIMEOUT:.0f} s")
+            status = report.campaigns.get(campaign.id)
+            if status != "completed":  # Ctrl-C: the run stopped, the campaign is still running
+                raise DemoError(
+                    f"stopped before the campaign ended (it is {status}); "
+                    f"what was done is in {out / DATABASE_NAME}"
+                )
             assert report.ended_at is not None
             say("campaign finished; sending the webhooks still due")
             # simulated time goes on from the run's end, at the run's pace
@@ -138,9 +148,19 @@ def run_demo(
                     snap = snapshot(engine, campaign.id, after, receiver, elapsed)
                     show(replace(snap, pending=state.unsettled, final=state.unsettled == 0))
 
-            deliveries = settle(
-                engine, settings, after, timeout=DELIVERY_TIMEOUT, on_round=on_round
-            )
+            interrupted = threading.Event()
+            handler = gevent.signal_handler(signal.SIGINT, interrupted.set)
+            try:
+                deliveries = settle(
+                    engine, settings, after, timeout=DELIVERY_TIMEOUT, on_round=on_round,
+                    stop=interrupted.is_set,
+                )  # fmt: skip
+            finally:
+                handler.cancel()
+            if interrupted.is_set():
+                raise DemoError(
+                    f"stopped while sending the last webhooks ({deliveries.unsettled:,} left)"
+                )
         finally:
             receiver.stop()
         tally = WebhookTally(
