@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import fnmatch
 import re
+import tomllib
 from pathlib import Path
 
 from dialer.demo.sample_list import DEFAULT_PATH, render
@@ -24,3 +26,19 @@ def test_every_number_is_a_fictional_555_01xx_line() -> None:
     assert numbers, "no numbers at all"
     for number in numbers:
         assert FICTIONAL.match(number), number
+
+
+def test_the_demo_files_ship_in_the_package() -> None:
+    """pyproject's package-data globs take the list, the campaign and the scenario into a
+    wheel (the demo reads them with importlib.resources)."""
+    root = Path(__file__).resolve().parents[2]
+    globs = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["tool"][
+        "setuptools"
+    ]["package-data"]["dialer"]
+    for name in (
+        "samples/demo_contacts.csv",
+        "samples/demo_campaign.yaml",
+        "simulator/profiles/demo.yaml",
+    ):
+        assert (root / "dialer" / name).is_file(), name
+        assert any(fnmatch.fnmatch(name, pattern) for pattern in globs), name
