@@ -5,7 +5,10 @@ dialled): ``since`` inclusive, ``until`` exclusive.
 
 On PostgreSQL the export is a ``COPY (…) TO STDOUT``: the server computes every cell (the same
 spreadsheet-safe text, ISO times and numbers as :mod:`dialer.reports.cells`) and the rows go
-to the file without a Python object per value, about as fast as a raw COPY of the columns.
+to the file without a Python object per value: 1.3 to 1.6 times a raw COPY of the same query,
+against 7 to 10 times for the Python rows (``python -m bench.cdr_export``; the rest is mostly
+``to_char`` making the ISO times).
+
 The rows iterator (``Report.rows``) computes the cells in Python, on either backend, and is
 what the COPY's cells are checked against. Two rarities differ: a float of 10^15 or more with
 a fraction, and NaN or infinity (none occur in durations or waits).
