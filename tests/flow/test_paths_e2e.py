@@ -285,8 +285,10 @@ def test_a_machine_is_hung_up_on_when_the_campaign_says_so(tmp_path: Path) -> No
     paths = {
         "machine": Route(
             "+12125550121",
+            # the beep 20 s in: a call hung up at the decision is told from one that waited
+            # for it even when a loaded machine runs the scaled clock late
             {"outcome": "answer", "ring": 1.0, "machine": True, "amd_cause": "MAXWORDS",
-             "amd_seconds": 1.8, "beep": 6.0},
+             "amd_seconds": 1.8, "beep": 20.0},
             "amd_machine", amd="machine",
         ),
         "human": PATHS["press1_agent"],
@@ -299,7 +301,7 @@ def test_a_machine_is_hung_up_on_when_the_campaign_says_so(tmp_path: Path) -> No
     assert machine.amd_result == "machine"
     assert machine.ivr_result is None  # a machine never hears the IVR
     assert machine.billsec is not None
-    assert machine.billsec < 5  # hung up at the decision, not after the greeting
+    assert machine.billsec < 12  # hung up at the decision (1.8 s), not at the beep (20 s)
     assert not machine.recording_enabled  # this campaign records nothing
     assert machine.recording_url is None
     assert attempts[paths["human"].number].outcome == "agent_answered"
