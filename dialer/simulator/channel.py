@@ -356,10 +356,15 @@ class ChannelEvents:
         return Event(headers)
 
     def callcenter(
-        self, ch: Channel | None, where: tuple[str, str, int], fields: list[tuple[str, str]]
+        self,
+        ch: Channel | None,
+        where: tuple[str, str, int],
+        fields: list[tuple[str, str]],
+        us: int | None = None,
     ) -> Event:
-        """``callcenter::info``: member events carry the member channel's headers and vars."""
-        headers = self.factory.prefix("CUSTOM", where, subclass="callcenter::info")
+        """``callcenter::info``: member events carry the member channel's headers and vars.
+        ``us``: the event's time, when it is not now (see dialer.simulator.flow.queue)."""
+        headers = self.factory.prefix("CUSTOM", where, subclass="callcenter::info", us=us)
         if ch is not None:
             headers += ch.channel_headers()
             headers += ch.variable_headers()
