@@ -55,8 +55,10 @@ FIRST_BACKOFF = 5.0
 JITTER = 0.25
 #: Rows claimed per round at most.
 ROUND_LIMIT = 200
-#: Chains sent at once (threads; greenlets under gevent).
+#: Chains sent at once: threads, or greenlets in a gevent process, where a send mostly waits
+#: for its turn on the one CPU the process has (dialer run, a gevent worker).
 CONCURRENCY = 16
+GREEN_CONCURRENCY = 64
 #: A receiver's answer is read this far, for the log; the rest is not waited for.
 ERROR_BODY_BYTES = 300
 #: Serialises claims between deliverers on PostgreSQL (pg_advisory_xact_lock's key).
@@ -133,7 +135,7 @@ class Deliverer:
         clock: Clock | None = None,
         client: httpx.Client | None = None,
         wall: Callable[[], float] = time.time,
-        concurrency: int = CONCURRENCY,
+        concurrency: int | None = None,
         limit: int = ROUND_LIMIT,
     ) -> None:
         self.engine = engine
@@ -145,7 +147,7 @@ class Deliverer:
             headers={"user-agent": USER_AGENT},
         )
         self.wall = wall
-        self.concurrency = concurrency
+        self.concurrency = concurrency or (GREEN_CONCURRENCY if _green() else CONCURRENCY)
         self.limit = limit
         self._backlog_at = 0.0
 
@@ -174,6 +176,11 @@ class Deliverer:
         chains = _chains(claimed)
         if len(chains) == 1:
             results = [self._send_chain(chains[0])]
+        elif _green():
+            # a gevent process (dialer run, a gevent worker): greenlets, not emulated threads
+            import gevent.pool
+
+            results = list(gevent.pool.Pool(self.concurrency).imap(self._send_chain, chains))
         else:
             with ThreadPoolExecutor(min(self.concurrency, len(chains))) as pool:
                 results = list(pool.map(self._send_chain, chains))
@@ -486,6 +493,14 @@ def _chains(claimed: Iterable[Claimed]) -> list[list[Claimed]]:
     for chain in chains.values():
         chain.sort(key=lambda r: (r.sequence_no, r.id))
     return list(chains.values())
+
+
+def _green() -> bool:
+    try:
+        from gevent import monkey
+    except ImportError:  # pragma: no cover - gevent is a dependency
+        return False
+    return bool(monkey.is_module_patched("socket"))
 
 
 @functools.lru_cache(maxsize=256)
