@@ -53,6 +53,8 @@ start_redis() {
 command -v pg_isready >/dev/null 2>&1 || apt_install postgresql-client
 pg_up || start_postgres
 command -v redis-cli >/dev/null 2>&1 || apt_install redis-tools
+# the shipped FreeSWITCH Lua flow is run branch by branch under lua (tests/freeswitch)
+command -v lua5.4 >/dev/null 2>&1 || command -v lua >/dev/null 2>&1 || apt_install lua5.4
 redis_up || start_redis
 
 # A password for TCP logins on clusters that do not trust localhost; harmless where they do.

@@ -8,7 +8,6 @@ from typing import Any
 import typer
 from rich.markup import escape
 
-from dialer.call_detail import CallNotFoundError, call_detail
 from dialer.cli.context import fail, load_settings, open_engine, out_console
 
 app = typer.Typer(
@@ -22,6 +21,8 @@ def show_command(
     as_json: bool = typer.Option(False, "--json", help="The data object of campaign.completed."),
 ) -> None:
     """Show one call: outcome, timing, AMD, IVR, queue, recording (and AI agent)."""
+    from dialer.call_detail import CallNotFoundError, call_detail  # not at start-up: slow
+
     settings = load_settings()
     engine = open_engine(settings)
     try:

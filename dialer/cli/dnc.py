@@ -7,9 +7,7 @@ from pathlib import Path
 
 import typer
 
-from dialer import dnc
 from dialer.cli.context import fail, load_settings, open_engine, out_console
-from dialer.lists import ListImportError
 
 app = typer.Typer(help="Do-not-call list: numbers that are never dialled.", no_args_is_help=True)
 
@@ -27,6 +25,8 @@ def add_command(
     default_region: str | None = _REGION,
 ) -> None:
     """Add numbers to the DNC list."""
+    from dialer import dnc  # not at start-up: slow
+
     engine = open_engine(load_settings())
     try:
         added = dnc.add(engine, numbers, region=_region(default_region), reason=reason)
@@ -40,6 +40,8 @@ def remove_command(
     numbers: list[str] = typer.Argument(...), default_region: str | None = _REGION
 ) -> None:
     """Remove numbers from the DNC list."""
+    from dialer import dnc  # not at start-up: slow
+
     engine = open_engine(load_settings())
     try:
         removed = dnc.remove(engine, numbers, region=_region(default_region))
@@ -55,6 +57,8 @@ def check_command(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Tell whether numbers are on the DNC list (exit status 1 if any is)."""
+    from dialer import dnc  # not at start-up: slow
+
     engine = open_engine(load_settings())
     try:
         listed = dnc.check(engine, numbers, region=_region(default_region))
@@ -77,6 +81,9 @@ def import_command(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Add every valid number in a CSV file to the DNC list."""
+    from dialer import dnc  # not at start-up: slow
+    from dialer.lists import ListImportError
+
     engine = open_engine(load_settings())
     try:
         result = dnc.import_file(

@@ -17,10 +17,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from dialer.cli.context import err_console, fail, load_settings, open_engine, out_console
 from dialer.reports.cdr import CdrReport, cdr_report
-from dialer.reports.chart import chart_data, check_target, render_png
 from dialer.reports.outcomes import CampaignNotFoundError, Report, outcomes_report
 from dialer.reports.stream import write_csv
-from dialer.reports.summary import campaign_summary
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +75,10 @@ def summary_command(
 ) -> None:
     """The funnel, answer, AMD machine and press-1 rates, queue waits, and abandonment of the
     last 30 days against the 3 % limit."""
+    # pandas (and matplotlib) load here, not when any other command starts
+    from dialer.reports.chart import chart_data, render_png
+    from dialer.reports.summary import campaign_summary
+
     if chart is not None:
         _check_chart_target(chart)  # before any work
     engine = open_engine(load_settings())
@@ -97,6 +99,8 @@ def summary_command(
 
 
 def _check_chart_target(path: Path) -> None:
+    from dialer.reports.chart import check_target
+
     try:
         check_target(path)
     except OSError as exc:

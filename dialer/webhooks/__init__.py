@@ -1,5 +1,5 @@
-"""campaign.* webhooks: the endpoints a customer registers (``endpoints``); delivery from the
-outbox comes with the lifecycle's webhooks."""
+"""campaign.* webhooks: the endpoints a customer registers (``endpoints``); the outbox
+(``outbox``), its delivery (``delivery``) and the delivery log (``log``)."""
 
 from dialer.webhooks.endpoints import (
     EVENT_NAMES,

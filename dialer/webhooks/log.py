@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy import Engine
@@ -19,9 +19,11 @@ from dialer.clock import Clock, get_clock
 from dialer.config import get_settings
 from dialer.db.models import WebhookDelivery, WebhookDeliveryTry, WebhookEndpoint
 from dialer.timefmt import iso_ms
-from dialer.webhooks.delivery import Deliverer, Tried
 from dialer.webhooks.endpoints import WebhookError
 from dialer.webhooks.events import TEST_EVENT, envelope, probe_id
+
+if TYPE_CHECKING:  # the sender (httpx) loads only when a test event is sent
+    from dialer.webhooks.delivery import Deliverer, Tried
 
 _DELIVERIES = cast(sa.Table, WebhookDelivery.__table__)
 _TRIES = cast(sa.Table, WebhookDeliveryTry.__table__)
@@ -166,6 +168,8 @@ def send_test(
 ) -> Tried:
     """Send a ``webhook.test`` event to the endpoint now, signed as every event is; the try
     is in its delivery log like any other (retried if it failed)."""
+    from dialer.webhooks.delivery import Deliverer
+
     e = _ENDPOINTS
     own = deliverer is None
     deliverer = deliverer or Deliverer(engine)

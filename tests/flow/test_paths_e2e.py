@@ -73,8 +73,10 @@ PATHS = {
     ),
     "machine_voicemail": Route(
         "+12125550104",
+        # the beep 10 s after the decision: avmd starts listening before it even when a loaded
+        # machine resumes the call late (a beep that began before avmd_start is missed)
         {"outcome": "answer", "ring": 1.0, "machine": True, "amd_cause": "MAXWORDS",
-         "amd_seconds": 1.8, "beep": 6.0, "greeting": 8.0},
+         "amd_seconds": 1.8, "beep": 12.0, "greeting": 14.0},
         "voicemail_left", amd="machine",
     ),
     "amd_undecided": Route(

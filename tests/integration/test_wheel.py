@@ -139,6 +139,11 @@ def test_wheel_carries_every_source_file_and_the_migrations(installed: Installed
         "dialer/migrations/script.py.mako",
         "dialer/migrations/versions/0001_core_tables.py",
         "dialer/samples/contacts.csv",
+        "dialer/samples/demo_contacts.csv",
+        "dialer/samples/demo_campaign.yaml",
+        "dialer/simulator/profiles/demo.yaml",
+        "dialer/schemas/call_detail.schema.json",
+        "dialer/schemas/campaign.completed.schema.json",
         "dialer/py.typed",
     } <= names
     assert not {n for n in names if n.startswith(("tests/", "bench/", "migrations/"))}
@@ -158,8 +163,15 @@ def test_the_installed_package_is_the_wheels(installed: Installed) -> None:
 
 
 def test_readme_first_command_from_an_empty_directory(installed: Installed) -> None:
-    """The README's import of the sample list, embedded mode, twice: the second adds nothing."""
+    """The README's first command, ``dialer demo``, from the wheel (a short list: the demo's
+    own test runs it in full), then the import of the sample list, twice: the second adds
+    nothing."""
     assert not list(installed.workdir.iterdir())
+    demo = installed.dialer("demo", "--rows", "120", "--no-display")
+    assert "campaign.completed (one per call)" in demo, demo
+    made = {p.name for p in (installed.workdir / "demo-out").iterdir()}
+    assert {"outcomes.csv", "cdr.csv", "summary.json", "chart.png", "webhooks.jsonl"} <= made
+    shutil.rmtree(installed.workdir / "demo-out")
     written = installed.dialer("lists", "sample", "contacts.csv")
     assert "dialer lists import contacts.csv --name 'Sample list'" in written
     copy = installed.workdir / "contacts.csv"

@@ -17,7 +17,6 @@ from __future__ import annotations
 import random
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,6 @@ import redis
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
-from dialer.db.engine import make_engine
 from dialer.db.models import CallAttempt
 from tests.stack.harness import (
     Stack,
@@ -41,7 +39,6 @@ from tests.stack.harness import (
     originates,
     peak,
     slowest_retries,
-    truncate_all,
     wait_campaign,
 )
 
@@ -59,15 +56,6 @@ MAX_CHANNELS = 20
 RETRIES = {"busy": {"delay": 1, "max_attempts": 2}}
 #: The longest the product may take to recover (see the module docstring), with margin.
 RECOVERY_TIMEOUT = 240.0
-
-
-@pytest.fixture
-def pg(postgres_url: str) -> Iterator[Engine]:
-    """The stack's database, emptied (campaign ids start at 1)."""
-    engine = make_engine(postgres_url)
-    truncate_all(engine)
-    yield engine
-    engine.dispose()
 
 
 def assert_no_harm(stack: Stack, engine: Engine, campaign_id: int, numbers: list[str]) -> None:

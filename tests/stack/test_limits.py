@@ -10,14 +10,12 @@ from __future__ import annotations
 import itertools
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine
 
-from dialer.db.engine import make_engine
 from tests.stack.harness import (
     Stack,
     concurrency,
@@ -29,7 +27,6 @@ from tests.stack.harness import (
     originates,
     peak,
     steady_rate,
-    truncate_all,
     wait_campaign,
 )
 
@@ -52,15 +49,6 @@ def calls_lasting(seconds: float, ring: float = 0.2) -> dict[str, Any]:
         "outcomes": {"answer": 1.0},
         "numbers": {"+*": {"hangup_after": seconds}},
     }
-
-
-@pytest.fixture
-def pg(postgres_url: str) -> Iterator[Engine]:
-    """The stack's database, emptied (campaign ids start at 1)."""
-    engine = make_engine(postgres_url)
-    truncate_all(engine)
-    yield engine
-    engine.dispose()
 
 
 def assert_finished_cleanly(stack: Stack, engine: Engine, campaign_ids: list[int]) -> None:

@@ -11,7 +11,6 @@ import signal
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,6 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
-from dialer.db.engine import make_engine
 from dialer.db.models import CallAttempt, WebhookDelivery
 from dialer.webhooks import add_endpoint
 from dialer.webhooks.events import SEQUENCE, event_id
@@ -31,7 +29,6 @@ from tests.stack.harness import (
     make_campaign,
     make_list,
     originates,
-    truncate_all,
     wait_campaign,
 )
 from tests.stack.test_crashes import RETRIES, SCENARIO, assert_no_harm
@@ -40,14 +37,6 @@ from tests.webhooks.receiver import Receiver
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
 
 COMPLETED = "campaign.completed"
-
-
-@pytest.fixture
-def pg(postgres_url: str) -> Iterator[Engine]:
-    engine = make_engine(postgres_url)
-    truncate_all(engine)
-    yield engine
-    engine.dispose()
 
 
 class Flaky:

@@ -4,53 +4,42 @@ receiver; and the shipped payload schemas are the ones the code generates."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from dialer.webhooks import EVENT_NAMES
 from dialer.webhooks.schemas import event_schema, shipped_schema
+from tests.webhooks.cli import run_dialer
 from tests.webhooks.receiver import Receiver
-
-
-def _dialer(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DIALER_DATA_DIR": str(tmp_path), "COLUMNS": "200"}
-    env.pop("DIALER_DATABASE_URL", None)
-    return subprocess.run(
-        [sys.executable, "-m", "dialer", *args], env=env, cwd=tmp_path,
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
 
 
 def test_test_deliveries_and_replay_from_the_command_line(tmp_path: Path) -> None:
     answers = iter([200, 500, 200])
     with Receiver(lambda _n, _b: (next(answers), 0.0)).running() as receiver:
-        added = json.loads(_dialer(tmp_path, "webhooks", "add", receiver.url, "--json").stdout)
-        ok = _dialer(tmp_path, "webhooks", "test", str(added["id"]))
+        added = json.loads(run_dialer(tmp_path, "webhooks", "add", receiver.url, "--json").stdout)
+        ok = run_dialer(tmp_path, "webhooks", "test", str(added["id"]))
         assert ok.returncode == 0, ok.stderr
         assert "delivered: HTTP 200" in ok.stdout
-        bad = _dialer(tmp_path, "webhooks", "test", str(added["id"]))
+        bad = run_dialer(tmp_path, "webhooks", "test", str(added["id"]))
         assert bad.returncode == 1
         assert "not delivered" in bad.stdout
         assert "HTTP 500" in bad.stdout
-        listed = _dialer(tmp_path, "webhooks", "deliveries", "--failed", "--json")
+        listed = run_dialer(tmp_path, "webhooks", "deliveries", "--failed", "--json")
         failed = json.loads(listed.stdout)
         assert [(f["event"], f["status"], f["lastStatusCode"]) for f in failed] == [
             ("webhook.test", "pending", 500)
         ]
-        every = json.loads(_dialer(tmp_path, "webhooks", "deliveries", "--json").stdout)
+        every = json.loads(run_dialer(tmp_path, "webhooks", "deliveries", "--json").stdout)
         assert [d["status"] for d in every] == ["pending", "delivered"]  # newest first
-        replayed = _dialer(tmp_path, "webhooks", "replay", str(every[1]["id"]))
+        replayed = run_dialer(tmp_path, "webhooks", "replay", str(every[1]["id"]))
         assert "1 webhook event queued again" in replayed.stdout
         (payload, secret) = (receiver.received[0], added["secret"])
         body = payload.verified(secret)
         assert body["event"] == "webhook.test"
         assert body["data"]["endpointId"] == added["id"]
         tries = json.loads(
-            _dialer(tmp_path, "webhooks", "deliveries", "--tries", str(every[0]["id"]),
+            run_dialer(tmp_path, "webhooks", "deliveries", "--tries", str(every[0]["id"]),
                     "--json").stdout
         )  # fmt: skip
         assert [t["statusCode"] for t in tries] == [500]
@@ -67,7 +56,7 @@ def test_test_deliveries_and_replay_from_the_command_line(tmp_path: Path) -> Non
 def test_bad_requests_are_one_line_errors(
     tmp_path: Path, args: tuple[str, ...], message: str
 ) -> None:
-    done = _dialer(tmp_path, *args)
+    done = run_dialer(tmp_path, *args)
     assert done.returncode != 0
     assert message in done.stderr + done.stdout
     assert "Traceback" not in done.stderr

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -22,6 +19,7 @@ from dialer.webhooks import (
     remove_endpoint,
 )
 from tests.engine.factories import make_campaign
+from tests.webhooks.cli import run_dialer
 
 
 def test_an_endpoint_gets_a_standard_webhooks_secret_once(engine: Engine) -> None:
@@ -81,33 +79,24 @@ def test_remove(engine: Engine) -> None:
         remove_endpoint(engine, created.endpoint.id)
 
 
-def _dialer(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DIALER_DATA_DIR": str(tmp_path), "COLUMNS": "200"}
-    env.pop("DIALER_DATABASE_URL", None)
-    return subprocess.run(
-        [sys.executable, "-m", "dialer", *args], env=env, cwd=tmp_path,
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-
-
 def test_the_cli_shows_the_secret_once(tmp_path: Path) -> None:
-    added = _dialer(tmp_path, "webhooks", "add", "https://crm.example.com/hooks",
+    added = run_dialer(tmp_path, "webhooks", "add", "https://crm.example.com/hooks",
                     "--events", "campaign.completed")  # fmt: skip
     assert added.returncode == 0, added.stderr
     secret = next(w for w in added.stdout.split() if w.startswith("whsec_"))
-    listed = _dialer(tmp_path, "webhooks", "list")
+    listed = run_dialer(tmp_path, "webhooks", "list")
     assert "https://crm.example.com/hooks" in listed.stdout
     assert "campaign.completed" in listed.stdout
     assert secret not in listed.stdout
-    as_json = json.loads(_dialer(tmp_path, "webhooks", "list", "--json").stdout)
+    as_json = json.loads(run_dialer(tmp_path, "webhooks", "list", "--json").stdout)
     assert [e["events"] for e in as_json] == [["campaign.completed"]]
-    bad = _dialer(tmp_path, "webhooks", "add", "https://x.example/", "--events", "nope")
+    bad = run_dialer(tmp_path, "webhooks", "add", "https://x.example/", "--events", "nope")
     assert bad.returncode == 2
     assert "events: unknown nope" in bad.stderr
     assert "Traceback" not in bad.stderr
-    gone = _dialer(tmp_path, "webhooks", "remove", str(as_json[0]["id"]))
+    gone = run_dialer(tmp_path, "webhooks", "remove", str(as_json[0]["id"]))
     assert gone.returncode == 0
-    assert json.loads(_dialer(tmp_path, "webhooks", "list", "--json").stdout) == []
-    again = _dialer(tmp_path, "webhooks", "remove", str(as_json[0]["id"]))
+    assert json.loads(run_dialer(tmp_path, "webhooks", "list", "--json").stdout) == []
+    again = run_dialer(tmp_path, "webhooks", "remove", str(as_json[0]["id"]))
     assert again.returncode == 2
     assert "no webhook endpoint" in again.stderr
