@@ -150,6 +150,8 @@ def detect(call: Call) -> tuple[str, str, int, str]:
         if not window.isdigit():
             window = fv.DEFAULTS[fv.AVMD_WINDOW_MS]
         beeped = listen_for_beep(call, int(window) / 1000)
+        if not beeped:  # the whole window, as the model has it (not a late resume's reading)
+            started = clock.now() - int(window) / 1000
         method = fv.AMD_METHOD_AVMD
         result, cause = fv.AVMD_MACHINE if beeped else fv.AVMD_UNDECIDED
         call.ch.set_var("amd_result", result)

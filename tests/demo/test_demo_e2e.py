@@ -25,7 +25,7 @@ from phonenumbers import PhoneNumberType
 
 from dialer.demo.sample_list import DEFAULT_PATH
 
-ROWS = 500
+ROWS = 300
 SEED = 5
 
 pytestmark = pytest.mark.slow

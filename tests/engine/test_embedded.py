@@ -51,7 +51,7 @@ def test_the_sample_campaign_completes_in_a_simulated_run(tmp_path: Path) -> Non
     env.pop("DIALER_REDIS_URL", None)
     done = subprocess.run(
         [sys.executable, "-m", "dialer", "run", str(campaign_id), "--simulate", "realistic",
-         "--time-scale", "0.004", "--start-at", START, "--until-done", "--timeout", "120",
+         "--time-scale", "0.002", "--start-at", START, "--until-done", "--timeout", "120",
          "--seed", "7", "--json", "--quiet"],
         env=env, cwd=tmp_path, capture_output=True, text=True, timeout=180, check=False,
     )  # fmt: skip

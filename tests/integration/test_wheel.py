@@ -167,7 +167,7 @@ def test_readme_first_command_from_an_empty_directory(installed: Installed) -> N
     own test runs it in full), then the import of the sample list, twice: the second adds
     nothing."""
     assert not list(installed.workdir.iterdir())
-    demo = installed.dialer("demo", "--rows", "120", "--no-display")
+    demo = installed.dialer("demo", "--rows", "60", "--no-display")
     assert "campaign.completed (one per call)" in demo, demo
     made = {p.name for p in (installed.workdir / "demo-out").iterdir()}
     assert {"outcomes.csv", "cdr.csv", "summary.json", "chart.png", "webhooks.jsonl"} <= made

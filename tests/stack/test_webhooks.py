@@ -78,7 +78,7 @@ def test_webhooks_survive_a_failing_receiver_a_killed_consumer_and_a_dropped_esl
     with Stack(tmp_path, postgres_url, scenario=SCENARIO, originate_workers=2,
                webhooks=True, extra_env=env) as stack:  # fmt: skip
         created = add_endpoint(pg, first.url)
-        numbers = make_list(pg, tmp_path, "hooks", 80)
+        numbers = make_list(pg, tmp_path, "hooks", 50)
         with first.running():
             campaign = make_campaign(pg, stack.settings, name="hooks", lists=["hooks"],
                                      max_channels=20, cps=10, retries=RETRIES,
@@ -87,17 +87,17 @@ def test_webhooks_survive_a_failing_receiver_a_killed_consumer_and_a_dropped_esl
             while not originates(stack.ledger(), campaign):
                 assert time.monotonic() - started < 30, stack.tails()
                 time.sleep(0.2)
-            time.sleep(3.0)  # 500s
+            time.sleep(2.0)  # 500s
             flaky.mode = "slow"
-            time.sleep(3.0)
+            time.sleep(2.0)
             stack.kill("consumer")
             time.sleep(1.0)  # the events of this second are lost: the reconcile finds them
             stack.restart("consumer", wait_ready=False)
         received.extend(first.received)
         # the receiver is gone: connections are refused; and the switch drops ESL
-        time.sleep(2.0)
+        time.sleep(1.5)
         stack.kill("simulator", signal.SIGUSR1)
-        time.sleep(2.0)
+        time.sleep(1.5)
         flaky.mode = "ok"
         with Receiver(flaky, port=port).running() as second:
             wait_campaign(pg, campaign, timeout=240)
